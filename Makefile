@@ -1,0 +1,38 @@
+# Two commands on a fresh machine with only Python 3.11: `make repro` and `make test`.
+# Each creates .venv when missing and (re)installs when pyproject.toml changes.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PAPER  ?= heavy-tailed-pg
+SCALE  ?= smoke
+SEED   ?= 0
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install repro test lab paper bench report clean-runs
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+repro: $(STAMP)          ## regenerate every figure, metrics.json and paper/REPORT.md
+	$(BIN)/dvc repro
+
+test: $(STAMP)           ## the whole test suite (unit, property, kernel-vs-reference, notebooks at smoke scale)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)            ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+paper: $(STAMP)          ## one paper at a chosen scale and seed: make paper PAPER=heavy-tailed-pg SCALE=full SEED=3
+	$(BIN)/python -m repro.notebook run $(PAPER) --scale $(SCALE) --seed $(SEED)
+
+bench: $(STAMP)          ## every benchmark, JSON on stdout
+	$(BIN)/python -m repro.bench all
+
+clean-runs:
+	rm -rf runs

@@ -1,0 +1,250 @@
+"""Run one paper's notebook with its parameters from params.yaml (DESIGN.md, "Notebooks").
+
+    python -m repro.notebook run SLUG                      # params.yaml as is -> paper/SLUG/
+    python -m repro.notebook run SLUG --scale smoke --seed 3   # -> runs/SLUG/smoke-seed3/
+    python -m repro.notebook params SLUG --scale smoke     # print the resolved parameters
+
+Parameters come from ``papers.<slug>`` in params.yaml (full-scale values); at smoke scale the
+entries of ``smoke.<slug>`` replace them. Every parameter is checked against the notebook's cell
+tagged ``parameters`` (unknown, missing or ill-typed names fail with one message naming them),
+the notebook runs under papermill into a temporary folder, and only a successful run replaces the
+output folder, with ``run.json`` (runtime, machine, versions) and the executed notebook beside
+the figures and metrics.json.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+from repro._io import atomic_write_text
+
+RUNNER_PARAMETERS = ("out_dir",)
+"""Notebook parameters that the runner sets itself; they are not in params.yaml."""
+
+RECORDED_PACKAGES = ("numpy", "numba", "scipy", "pandas", "matplotlib", "mip", "statsmodels",
+                     "scikit-learn", "dask", "papermill", "dvc")
+
+
+class ParameterError(ValueError):
+    """A parameter in params.yaml or on the command line does not fit the notebook."""
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The folder holding params.yaml, searched upwards from ``start`` (default: the working directory)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "params.yaml").is_file():
+            return folder
+    raise FileNotFoundError(f"no params.yaml in {here} or any folder above it: run from the repository")
+
+
+def load_params_file(root: Path) -> dict:
+    path = root / "params.yaml"
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ParameterError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(params.get("papers"), dict):
+        raise ParameterError(f"{path}: expected a mapping 'papers: {{<slug>: {{...}}}}'")
+    return params
+
+
+def notebook_defaults(notebook: Path) -> dict:
+    """Name -> default value of the notebook's ``parameters`` cell (literal values only)."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"{notebook}: expected exactly one cell tagged 'parameters', found {len(cells)}")
+    defaults = {}
+    for node in ast.parse(cells[0].source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                defaults[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                raise ParameterError(f"{notebook}: parameter {node.targets[0].id!r} must have a literal default") from None
+    return defaults
+
+
+def _same_kind(default, value) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def check_parameters(slug: str, params: dict, defaults: dict, where: str) -> None:
+    """Fail with one message naming every unknown, missing or ill-typed parameter."""
+    problems = []
+    for name in sorted(set(params) - set(defaults)):
+        problems.append(f"{where}.{name}: unknown parameter (notebooks/{slug}.ipynb accepts: "
+                        f"{', '.join(sorted(set(defaults) - set(RUNNER_PARAMETERS)))})")
+    for name in sorted(set(defaults) - set(params) - set(RUNNER_PARAMETERS)):
+        problems.append(f"{where}.{name}: missing (notebooks/{slug}.ipynb declares it; every parameter lives in params.yaml)")
+    for name in sorted(set(params) & set(defaults)):
+        if not _same_kind(defaults[name], params[name]):
+            problems.append(f"{where}.{name}: expected {type(defaults[name]).__name__} like the notebook's "
+                            f"default {defaults[name]!r}, got {type(params[name]).__name__} {params[name]!r}")
+    if params.get("scale") not in ("smoke", "full"):
+        problems.append(f"{where}.scale: expected 'smoke' or 'full', got {params.get('scale')!r}")
+    if problems:
+        raise ParameterError("bad parameters:\n  " + "\n  ".join(problems))
+
+
+def _parse_assignment(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise ParameterError(f"--set {text!r}: expected NAME=VALUE")
+    name, value = text.split("=", 1)
+    return name.strip(), yaml.safe_load(value)
+
+
+def resolve_parameters(slug: str, root: Path, scale=None, seed=None, assignments=()) -> dict:
+    """params.yaml's ``papers.<slug>``, with smoke overrides when the scale is smoke, then the CLI's."""
+    params_file = load_params_file(root)
+    if slug not in params_file["papers"]:
+        raise ParameterError(f"params.yaml: no entry papers.{slug} (known: {', '.join(sorted(params_file['papers']))})")
+    params = dict(params_file["papers"][slug] or {})
+    if scale is not None:
+        params["scale"] = scale
+    if params.get("scale") == "smoke":
+        params.update((params_file.get("smoke") or {}).get(slug) or {})
+    if seed is not None:
+        params["seed"] = int(seed)
+    params.update(_parse_assignment(a) for a in assignments)
+    notebook = root / "notebooks" / f"{slug}.ipynb"
+    if not notebook.is_file():
+        raise ParameterError(f"params.yaml: papers.{slug} has no notebook {notebook}")
+    check_parameters(slug, params, notebook_defaults(notebook), f"params.yaml papers.{slug}")
+    return params
+
+
+def _versions() -> dict:
+    versions = {}
+    for name in RECORDED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _git_commit(root: Path) -> str | None:
+    head = root / ".git" / "HEAD"
+    if not head.is_file():
+        return None
+    ref = head.read_text().strip()
+    if ref.startswith("ref: "):
+        ref_path = root / ".git" / ref[5:]
+        return ref_path.read_text().strip() if ref_path.is_file() else None
+    return ref
+
+
+def run_record(slug: str, params: dict, runtime_s: float, started: datetime, root: Path) -> dict:
+    """What run.json holds: everything about a run that is not a result."""
+    return {"slug": slug, "scale": params["scale"], "seed": params.get("seed"), "parameters": params,
+            "runtime_s": round(runtime_s, 1), "started_utc": started.isoformat(timespec="seconds"),
+            "git_commit": _git_commit(root),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "packages": _versions()}
+
+
+def _replace_folder(new: Path, out: Path) -> None:
+    """Swap ``new`` into place as ``out``; the old folder is removed only after the swap."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(new, out)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def default_out(slug: str, root: Path, customised: bool, params: dict) -> Path:
+    """paper/<slug> for the committed configuration, runs/<slug>/<scale>-seed<seed> for any other."""
+    if not customised:
+        return root / "paper" / slug
+    return root / "runs" / slug / f"{params['scale']}-seed{params.get('seed', 0)}"
+
+
+def run_notebook(slug: str, params: dict, out: Path, root: Path, progress: bool = True) -> Path:
+    """Execute notebooks/<slug>.ipynb with ``params`` and replace ``out`` with its outputs."""
+    import papermill
+
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    executed = work / f"{slug}.ipynb"
+    try:
+        papermill.execute_notebook(str(root / "notebooks" / f"{slug}.ipynb"), str(executed),
+                                   parameters={**params, "out_dir": str(work)}, kernel_name="python3",
+                                   progress_bar=progress, cwd=str(root))
+    except BaseException as err:
+        failed = root / "runs" / f"{slug}-failed.ipynb"
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        if executed.is_file():
+            shutil.copyfile(executed, failed)
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(err, papermill.PapermillExecutionError):
+            raise RuntimeError(f"notebooks/{slug}.ipynb failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                               f"(executed notebook kept at {failed}; {out} left unchanged)") from None
+        raise
+    if not (work / "metrics.json").is_file():
+        shutil.rmtree(work, ignore_errors=True)
+        raise RuntimeError(f"notebooks/{slug}.ipynb finished without writing metrics.json; {out} left unchanged")
+    record = run_record(slug, params, time.perf_counter() - t0, started, root)
+    atomic_write_text(work / "run.json", json.dumps(record, indent=2) + "\n")
+    _replace_folder(work, out)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m repro.notebook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "params"])
+    parser.add_argument("slug")
+    parser.add_argument("--scale", choices=["smoke", "full"])
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one notebook parameter (YAML value)")
+    parser.add_argument("--out", type=Path, help="output folder (default: paper/SLUG, or runs/SLUG/... when customised)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    root = repo_root()
+    try:
+        params = resolve_parameters(args.slug, root, args.scale, args.seed, args.assignments)
+    except ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "params":
+        print(yaml.safe_dump(params, sort_keys=False), end="")
+        return 0
+    customised = args.scale is not None or args.seed is not None or bool(args.assignments)
+    out = args.out or default_out(args.slug, root, customised, params)
+    try:
+        written = run_notebook(args.slug, params, out, root, progress=not args.no_progress)
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {written}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The house rules: one source of truth for packages, the README's two commands, CI calls them."""
+import re
+import tomllib
+
+import yaml
+
+from conftest import ROOT
+
+
+def test_environment_yml_installs_the_project_from_pyproject():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    python = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
+    assert python and project["requires-python"] == ">=" + python[0].split("=")[1]
+    pip = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
+    assert pip == ["-e .[dev]"], "pyproject.toml is the one source of truth for packages"
+
+
+def test_readme_first_screen_has_the_two_commands_and_ci_runs_the_test_one():
+    first_screen = "\n".join((ROOT / "README.md").read_text().splitlines()[:30])
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", first_screen, re.S)
+    assert blocks and blocks[0].split() == ["make", "repro", "make", "test"]
+    assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
+
+
+def test_every_paper_stage_is_declared_in_dvc_yaml():
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert dvc["stages"]["paper"]["foreach"] == "${papers}"
+    for slug in params["papers"]:
+        assert f"paper/{slug}/metrics.json" in dvc["metrics"], slug
+        assert f"paper/{slug}" in dvc["stages"]["report"]["deps"], slug

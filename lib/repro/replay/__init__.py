@@ -1,0 +1,99 @@
+"""LLM cluster trace replay: a numba event loop over instances with iteration-level continuous batching.
+
+Implements the instance and cluster model shared by brief 01 (SageServe) §2 "Entities", "Service model",
+"Global router", "Short-term arbiters" (scaling with spin-up and spot-reclaim delays, unified vs siloed
+pools), brief 02 (FairServe) §2 "Server model" (per-tenant queue policies and throttling plug in) and
+brief 03 (Router) §2 "Instance model" (routers that see per-instance state, deferred routing, preemption,
+chunked prefill). One engine serves all three; papers plug in policies, they never copy it.
+
+Quick start::
+
+    from repro.replay import Simulation, make_router, policies
+    sim = Simulation(trace, latency, instances=np.full((n_models, n_regions), 20), max_batch=512,
+                     router=make_router("shortest_queue", region="sageserve"), resolution=60.0)
+    result = sim.run(controller=my_controller, interval=3600.0)   # or sim.run_until(t) step by step
+
+Semantics (the engine, ``engine.py``, and the pure-Python reference, ``reference.py``, implement exactly
+this; tests hold them equal to the last bit):
+
+Requests. A request arrives at its trace time (closed loop, ``think_time`` > 0: call k+1 of an interaction
+arrives think_time after call k finishes). On arrival it is counted in the controller's window, then
+dropped (FLAG_DROPPED) if prompt + output tokens exceed one instance's KV capacity (it could never
+complete), then offered to the queue policy's ``on_arrival`` (non-zero: FLAG_THROTTLED; in closed loop the
+rest of its interaction is aborted, FLAG_ABORTED), then routed: the region router picks a region, the
+instance router an instance of the request's (model, region, pool) that is spinning up or active. The
+pool of a request is ``workload_pool[workload]`` (unified pools: (0, 0); siloed: (0, 1)). A router may
+return -1: the request is held (FLAG_HELD) and routed again whenever an instance becomes active, or by the
+controller (``Simulation.assign``).
+
+Instances. Each instance runs iterations back to back while it has admitted requests. At an iteration
+boundary at time t it (1) accounts the iteration that ended: every decoding request generated one token,
+prefill chunks were computed, and a request whose prefill is complete starts decoding (its first-token time
+is t, the end of its prefill iteration); (2) finishes every request that has made ``output_tokens`` decode
+steps (finish time t, its KV freed); (3) with on-demand KV, preempts the most recently admitted request
+while the next decode step does not fit (vLLM recompute: it returns to the front of the queue and later
+re-prefills prompt + generated tokens; first-token time is kept); (4) a draining instance with nothing
+left goes off; (5) if the instance is active, *dirty* (since its last admission attempt a request was
+queued on it, finished, or completed its prefill) and has a batch slot free, it admits: it asks the
+queue policy's ``select_next`` for a waiting request and admits it if KV has room, repeatedly while
+batch < max_batch (and, with chunked prefill, budget is left), stopping at the first request that does
+not fit (head-of-line blocking);
+(6) it starts the next iteration: prefill tokens T = the prompt chunks of requests still prefilling (all
+of each prompt, or with ``chunk_tokens`` = B a budget of B - (number decoding) tokens shared first come
+first served), and one decode step for the b decoding requests holding context c KV tokens. Its duration is
+``prefill(T) + step(b, c)`` (either term absent when T = 0 or b = 0), with the LatencyModel's
+prefill(T) = p0 + p1 T + p2 T^2 and step(b, c) = d0 + d1 b + d2 c.
+
+KV reserve policy. "full" (default): admission reserves prompt + output tokens, so the cache never
+overflows and nothing is preempted; "on_demand": admission takes prompt (+ generated, after a preemption)
+tokens and needs room for the coming decode step, each decode step adds one token per decoding request,
+preemption as in (3). A request is never admitted beyond capacity: KV in use <= capacity always.
+
+Admission control: prompt + output > capacity is dropped at arrival. With on-demand KV a request just
+preempted can be readmitted at once if it fits (vLLM without a watermark); that is the defined behaviour.
+
+Exact event skipping. Between two changes of its batch an instance's decode steps form an *epoch*: the
+batch b is fixed and the context grows by b per step, so the boundary after k steps is at
+``t_epoch + k*a + d2*b*k(k-1)/2`` with a = step(b, c_epoch) (``state.decode_elapsed``). The engine jumps
+straight to the next boundary where something can happen (a finish, on-demand KV full, or the first
+boundary at or after a request was queued on an active instance with a free slot); the reference walks
+every boundary. All times are computed from the epoch with this formula in both, so they agree exactly.
+Decode steps are *committed* (the ``EV_DECODE`` notification to the queue policy, and the KV and
+outstanding tokens stored in the state) at those event boundaries only; the state helpers add the steps
+made since, so plug-ins always read current values. Ordering: events at equal times are processed
+arrivals first (trace order, then released closed-loop calls by request index), then instance boundaries
+(by instance index), then time-series ticks; a request queued at time t is admitted at the first boundary
+of its instance that comes after the current event in that order.
+
+Scaling. ``Simulation.run_until(t)`` processes all events at times <= t and returns a :class:`Snapshot`;
+between chunks a controller adds instances (``add_instances``: serving after a delay, brief 01: spin-up
+155 s, spot reclaim 65 s) or removes them (``remove_instances``: drain: no new requests, waiting ones are
+rerouted at once, running ones finish, then off; a spinning-up instance is cancelled). GPU time per
+instance counts from the add request to off (or to the end of the last chunk). Results: :class:`ReplayResult`.
+
+Plug-ins are first-class numba functions (the engine is compiled once and cached; any @njit function with
+the right signature plugs in without touching the engine):
+
+- queue policy (:class:`QueuePolicy`, :mod:`repro.replay.policies`): ``on_arrival(cl, plug, r, t) -> 0 | throttle``,
+  ``select_next(cl, plug, i, t) -> request | -1``, ``notify(cl, plug, event, r, i, k, t)`` (EV_ENQUEUE, EV_UNQUEUE,
+  EV_ADMIT, EV_DECODE, EV_FINISH, EV_PREEMPT), with its own state ``plug`` (:class:`Plug`: p, f1, f2, i1, i2 arrays);
+- router (:class:`Router`, :mod:`repro.replay.routers`): ``region_router(cl, plug, r, t) -> region | -1`` and
+  ``instance_router(cl, plug, r, region, t) -> instance | -1`` (-1 holds the request for the controller);
+- controller: any Python callable ``controller(sim, snapshot)`` returning :class:`Add` / :class:`Remove` actions
+  (or calling ``sim.add_instances``, ``sim.remove_instances``, ``sim.assign``).
+
+``cl`` gives read access to everything (:mod:`repro.replay.state` lists the columns: ``cl.inst[i, IN_NWAIT]``,
+``cl.req[r, RQ_TENANT]``, waiting queue ``cl.inst[i, IN_QHEAD]`` -> ``cl.req[r, RQ_NEXT]``, running list
+``IN_RHEAD``, group members ``cl.members[g, :cl.group[g, G_NMEMBERS]]``) plus helpers for time-dependent values
+(``kv_used``, ``outstanding_tokens``, ``decode_steps_done``, ``request_generated``, ``group_utilisation``).
+Plug-ins must not change the engine's columns; a select_next must not change state at all.
+"""
+from repro.replay import policies, routers, state
+from repro.replay.policies import QueuePolicy, fcfs, rpm_throttle, vtc, workload_priority
+from repro.replay.routers import Router, make_router
+from repro.replay.simulation import Add, Remove, ReplayResult, Simulation, Snapshot, simulate
+from repro.replay.state import Plug, make_plug
+
+__all__ = ["Add", "Plug", "QueuePolicy", "Remove", "ReplayResult", "Router", "Simulation", "Snapshot", "fcfs",
+           "make_plug", "make_router", "policies", "routers", "rpm_throttle", "simulate", "state", "vtc",
+           "workload_priority"]

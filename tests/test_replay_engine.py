@@ -1,0 +1,204 @@
+"""repro.replay: the numba engine equals the pure-Python reference exactly (same floats, same order) across
+KV reserve policies, chunked prefill, routers, queue policies, closed loop, scaling actions and deferred
+routing; hand-computed timings; results do not depend on the chunking of the replay."""
+import numpy as np
+import pytest
+from numba import njit
+
+from repro.replay import (Add, QueuePolicy, Remove, Simulation, make_plug, make_router, policies, rpm_throttle, vtc,
+                          workload_priority)
+from repro.replay.reference import ReferenceSimulation
+from repro.replay.scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
+from repro.replay.state import (CLUSTER_FIELDS, C_CUR_INDEX, C_CUR_KIND, C_N_WOKEN, EV_ADMIT, EV_FINISH, FLAG_DROPPED,
+                                FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, G_NMEMBERS, IN_NRUN, IN_NWAIT, RQ_MODEL,
+                                RQ_POOL, decode_elapsed, group_index, kv_used, prefill_seconds)
+from repro.traces import Trace
+
+
+def run_both(trace, latency, instances, *, actions=None, interval=5.0, until=None, **options):
+    """Run the engine and the reference on the same input; assert they agree exactly; return the engine's result."""
+    out = []
+    for cls in (Simulation, ReferenceSimulation):
+        sim = cls(trace, latency, instances, **options)
+        res = sim.run(scripted_controller(actions or {}), interval=interval, until=until)
+        out.append((sim, res))
+    (sa, a), (sb, b) = out
+    assert compare_results(a, b) == []
+    for name in CLUSTER_FIELDS:
+        x, y = getattr(sa.cl, name), getattr(sb.cl, name)
+        if name == "woken":
+            continue
+        if name == "conf":   # engine bookkeeping of wake-ups
+            x, y = np.delete(x, [C_N_WOKEN, C_CUR_KIND, C_CUR_INDEX]), np.delete(y, [C_N_WOKEN, C_CUR_KIND, C_CUR_INDEX])
+        n = sa.n_instances if name in ("inst", "instf") else None
+        assert np.array_equal(x[:n], y[:n], equal_nan=True), name
+    for p, q in zip(sa.queue_policy.state, sb.queue_policy.state):
+        assert np.array_equal(p, q, equal_nan=True)
+    return a, sa
+
+
+TRACE = random_trace(1, 250, duration=25.0)
+LAT = toy_latency(2, kv_capacity=4000)
+SCALING = {5.0: [Add(0, 0, 2, 3.0), Add(1, 1, 1, 0.0)], 10.0: [Remove(0, 1, 1)], 15.0: [Remove(1, 1, 2), Add(1, 0, 1, 1.5)]}
+
+CONFIGS = {
+    "fcfs": dict(),
+    "on_demand": dict(reserve="on_demand"),
+    "chunked": dict(chunk_tokens=96),
+    "chunked_on_demand": dict(reserve="on_demand", chunk_tokens=200),
+    "rr_sageserve": dict(router=make_router("round_robin", "sageserve")),
+    "jsq": dict(router=make_router("shortest_queue")),
+    "least_tokens": dict(router=make_router("least_tokens", "sageserve", region_threshold=0.3)),
+    "least_kv_on_demand": dict(router=make_router("least_kv"), reserve="on_demand"),
+    "priority_gate": dict(queue_policy=workload_priority(0.3)),
+    "vtc": dict(queue_policy=vtc(4)),
+    "vtc_on_demand_chunked": dict(queue_policy=vtc(4, 1.0, 3.0), reserve="on_demand", chunk_tokens=128),
+    "rpm": dict(queue_policy=rpm_throttle(4, 3)),
+    "siloed": dict(workload_pool=(0, 1)),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_engine_equals_reference_with_scaling(name):
+    opts = dict(CONFIGS[name])
+    instances = np.ones((2, 2, 2), int) if name == "siloed" else np.ones((2, 2), int)
+    res, sim = run_both(TRACE, LAT, instances, actions=SCALING, max_batch=6, resolution=2.5, **opts)
+    assert res.finished.sum() + res.dropped.sum() + res.throttled.sum() == len(TRACE)
+    assert sim.n_instances > 4
+
+
+def test_preemption_and_drops_under_tight_on_demand_kv():
+    trace = random_trace(2, 120, duration=10.0, prompt=(50, 400), output=(50, 400))
+    lat = toy_latency(2, kv_capacity=[900, 2500])
+    res, _ = run_both(trace, lat, np.ones((2, 2), int), reserve="on_demand", max_batch=8, resolution=1.0,
+                      actions={5.0: [Remove(0, 0, 1)]})
+    assert (res.flags & FLAG_PREEMPTED).any()
+    assert ((res.flags & FLAG_DROPPED) != 0).sum() == ((trace.prompt_tokens + trace.output_tokens)[trace.model == 0] > 900).sum()
+    assert (res.n_preemptions > 0).sum() == ((res.flags & FLAG_PREEMPTED) != 0).sum()
+
+
+def test_closed_loop_and_exact_ties():
+    trace = random_trace(3, 150, duration=10.0, interactions=True, grid=0.25)
+    run_both(trace, LAT, np.ones((2, 2), int), think_time=0.25, max_batch=4, resolution=1.0,
+             queue_policy=rpm_throttle(4, 2), actions={5.0: [Add(0, 1, 1, 0.0)]})
+
+
+def test_lattice_latencies_make_boundaries_coincide_with_arrivals():
+    """Integer step times put many boundaries exactly on arrival and activation times (tie rules)."""
+    lat = toy_latency(1, 3000, prefill=(1.0, 0.0, 0.0), decode=(0.5, 0.0, 0.0))
+    trace = random_trace(4, 80, n_models=1, n_regions=1, duration=20.0, prompt=(1, 50), output=(1, 12), grid=0.5)
+    run_both(trace, lat, np.full((1, 1), 2), max_batch=3, interval=2.0, resolution=0.5,
+             actions={2.0: [Add(0, 0, 1, 1.0)], 6.0: [Remove(0, 0, 1)], 8.0: [Add(0, 0, 2, 0.0)]})
+
+
+@njit(cache=True)
+def _route_to_last_member(cl, plug, r, region, t):
+    """A custom instance router: the most recently added accepting instance, counting calls in plug.i1."""
+    g = group_index(cl, cl.req[r, RQ_MODEL], region, cl.req[r, RQ_POOL])
+    n = cl.group[g, G_NMEMBERS]
+    plug.i1[0, 0] += 1
+    return cl.members[g, n - 1] if n > 0 else -1
+
+
+def test_custom_instance_router_plugs_in():
+    rt = make_router(_route_to_last_member, "first", state=make_plug(i1=np.zeros((1, 1))))
+    _, sim = run_both(TRACE, LAT, np.ones((2, 2), int), router=rt, actions=SCALING, max_batch=6)
+    assert sim.router.state.i1[0, 0] >= len(TRACE)
+    assert rt.state.i1[0, 0] == 0   # the simulation worked on its own copy
+
+
+def test_hold_router_with_controller_assignment():
+    """Deferred routing (brief 03): everything is held; the controller assigns the held requests every chunk."""
+    def assign_all(sim, snap):
+        for r in sim.held():
+            m, pool = sim.cl.req[r, RQ_MODEL], sim.cl.req[r, RQ_POOL]
+            cand = snap.accepting(m, 0, pool)
+            load = sim.cl.inst[cand, IN_NWAIT] + sim.cl.inst[cand, IN_NRUN]
+            sim.assign(int(r), int(cand[np.argmin(load)]))
+
+    results = []
+    for cls in (Simulation, ReferenceSimulation):
+        sim = cls(TRACE, LAT, np.ones((2, 2), int), router=make_router("hold"), max_batch=6)
+        results.append(sim.run(assign_all, interval=0.5))
+    assert compare_results(*results) == []
+    res = results[0]
+    assert res.finished.all() and ((res.flags & FLAG_HELD) != 0).all()
+    assert (res.admit >= np.ceil(res.arrival / 0.5) * 0.5 - 1e-12).all()
+
+
+def test_rerouting_off_draining_instances_keeps_equality():
+    trace = random_trace(5, 200, duration=8.0)
+    res, _ = run_both(trace, LAT, np.full((2, 2), 2), max_batch=2, interval=1.0,
+                      actions={2.0: [Remove(0, 0, 2), Remove(1, 0, 1)], 3.0: [Remove(0, 1, 2)], 4.0: [Add(0, 0, 1, 2.0)]})
+    assert (res.flags & FLAG_REROUTED).any() and (res.flags & FLAG_HELD).any()
+
+
+def test_random_scaling_scripts():
+    for seed in range(3):
+        trace = random_trace(10 + seed, 150, duration=15.0)
+        run_both(trace, LAT, np.ones((2, 2, 2), int), workload_pool=(0, 1), max_batch=5, interval=3.0,
+                 reserve=("full", "on_demand")[seed % 2], actions=random_actions(seed, np.arange(3.0, 15.0, 3.0), 2, 2, 2))
+
+
+def test_single_request_timing_by_hand():
+    """One request, prompt P, output O on an idle instance: first token = arrival + prefill(P); then O decode
+    steps of cost d0 + d1 + d2 * (P + k), k = 0..O-1."""
+    lat = toy_latency(1, 10_000, prefill=(0.5, 0.01, 0.0), decode=(0.1, 0.0, 0.001))
+    trace = Trace.from_columns([2.0], [100], [4])
+    res = Simulation(trace, lat, np.ones((1, 1), int)).run()
+    first = 2.0 + (0.5 + 0.01 * 100)
+    steps = [0.1 + 0.001 * (100 + k) for k in range(4)]
+    assert res.first_token[0] == first and res.admit[0] == 2.0
+    assert res.finish[0] == pytest.approx(first + sum(steps), abs=1e-12)
+    assert res.instances["gpu_seconds"][0] == res.t_end
+    m = lat.prefill
+    assert prefill_seconds.py_func(np.c_[m, lat.decode, [10_000]], 0, 100) == 0.5 + 0.01 * 100
+    assert decode_elapsed.py_func(0.1 + 0.001 * 100, 0.001, 1, 4) == pytest.approx(sum(steps), abs=1e-12)
+
+
+def test_second_request_joins_the_running_batch_at_the_next_boundary():
+    """Continuous batching: a request arriving mid-decode is admitted at the next iteration boundary; its prefill
+    iteration also advances the running request by one step."""
+    lat = toy_latency(1, 10_000, prefill=(1.0, 0.0, 0.0), decode=(1.0, 0.0, 0.0))
+    trace = Trace.from_columns([0.0, 2.5], [10, 10], [5, 2])
+    res = Simulation(trace, lat, np.ones((1, 1), int)).run()
+    # r0: prefill [0,1], decode steps end at 2,3,... ; r1 arrives 2.5 -> admitted at boundary 3
+    # iteration [3,5) = prefill(1) + one decode step of r0 (2 s); r0 steps at 2,3,5,6,7 -> finish 7
+    assert res.admit.tolist() == [0.0, 3.0]
+    assert res.first_token.tolist() == [1.0, 5.0]
+    assert res.finish.tolist() == [7.0, 7.0]
+
+
+@pytest.mark.parametrize("interval", [0.7, 3.0, 13.0])
+def test_results_do_not_depend_on_the_chunking(interval):
+    def run(iv):
+        sim = Simulation(TRACE, LAT, np.ones((2, 2), int), max_batch=4, reserve="on_demand", resolution=1.0)
+        return sim.run(interval=iv, until=60.0)
+    assert compare_results(run(60.0), run(interval)) == []
+
+
+@njit(cache=True)
+def _record_kv(cl, plug, event, r, i, k, t):
+    """notify hook: log (event, request, instance, KV in use as the plug-in sees it) in plug.i1."""
+    if event == EV_ADMIT or event == EV_FINISH:
+        n = plug.i2[0, 0]
+        plug.i1[n, 0] = event
+        plug.i1[n, 1] = r
+        plug.i1[n, 2] = i
+        plug.i1[n, 3] = kv_used(cl, i, t, True)
+        plug.i2[0, 0] = n + 1
+    return 0
+
+
+def test_plug_ins_see_kv_current_within_a_boundary():
+    """With full reservation, KV in use right after an admission or a finish is the sum of prompt + output over
+    the instance's admitted, unfinished requests, including the changes made earlier at the same boundary."""
+    pol = QueuePolicy(policies.accept_all, policies.head_of_queue, _record_kv,
+                      make_plug(i1=np.zeros((2 * len(TRACE), 4)), i2=np.zeros((1, 1))))
+    _, sim = run_both(TRACE, LAT, np.ones((2, 2), int), queue_policy=pol, max_batch=5)
+    log = sim.queue_policy.state.i1[:sim.queue_policy.state.i2[0, 0]]
+    need = TRACE.prompt_tokens.astype(np.int64) + TRACE.output_tokens
+    held = {}
+    for event, r, i, kv in log:
+        held[i] = held.get(i, 0) + (need[r] if event == EV_ADMIT else -need[r])
+        assert kv == held[i]

@@ -87,3 +87,10 @@ def test_report_lists_every_claim_and_figure(tmp_path):
     text = report.build_report(paper, paper / "REPORT.md").read_text()
     assert "| C1 |" in text and "![fig01_line.png](demo/fig01_line.png)" in text
     assert "runtime 12 s" in text and "synthetic data" in text
+
+
+def test_a_non_finite_value_reads_as_undefined_in_the_report(tmp_path):
+    paper = tmp_path / "paper"
+    _write(paper / "demo", claims=[report.reproduce("C1", "x", "≈1", float("nan"), 1.0, 0.3)])
+    text = report.build_report(paper, paper / "REPORT.md").read_text()
+    assert "| C1 | x (target 1.0 ± 0.3) | ≈1 | undefined (not a finite number) |" in text

@@ -18,7 +18,7 @@ STATUS_MARK = {"reproduced": "✅ reproduced", "direction-holds": "↗ direction
 
 
 def _cell(value) -> str:
-    text = "" if value is None else str(value)
+    text = "undefined (not a finite number)" if value is None else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
 
 

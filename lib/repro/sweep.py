@@ -1,0 +1,273 @@
+"""Sweeps over settings and seeds on dask.distributed (DESIGN.md, "Scale-out").
+
+    from repro.sweep import sweep
+    result = sweep(run_one, {"env": ["pmc", "mario"], "method": ["srma", "hpg"]}, seeds=range(10))
+    result.table                                   # one row per (settings, seed), with the scalar outputs
+    result.stack("returns", env="pmc", method="srma")   # (n_seeds, ...) stacked per-task arrays
+
+``fn(**settings, seed=seed)`` is called once per pair of a grid point and a seed and returns a dict: scalar values
+(numbers, bools, strings) become columns of ``result.table``; array values (anything with ``ndim >= 1``, e.g. a
+per-iteration return curve) are kept per task in ``result.arrays[name][row]``. Rows are ordered by grid point (in
+grid order), then seed (in the order given), whatever order the tasks finish in, so a sweep gives the same table
+and arrays on one process (``client="serial"``) or on any cluster, provided ``fn`` is deterministic for its
+arguments (every kernel in ``repro`` is: random streams are keyed by the seed).
+
+A task that raises does not stop the others: when every task has finished, :class:`SweepError` lists each failed
+(settings, seed) with its exception, and carries the finished tasks in ``error.partial`` (a :class:`SweepResult`).
+
+Where the tasks run (``client=``):
+
+* ``None`` (default): the shared client of this process from :func:`get_client`; it is started on first use and
+  reused by later sweeps, so a notebook pays the cluster start-up (a few seconds) once;
+* ``"serial"``: a plain loop in this process (debugging, tests, tiny sweeps);
+* a ``distributed.Client`` you made yourself.
+
+Pointing it at a cluster: start a scheduler and workers anywhere the ``repro`` package is installed at the same
+version (``dask scheduler`` on one machine, ``dask worker tcp://HOST:8786 --nworkers N --nthreads 1`` on each of the
+others, or a dask-jobqueue / dask-kubernetes / Coiled cluster), then set ``DASK_SCHEDULER_ADDRESS=tcp://HOST:8786``
+in the environment of the notebook or of ``dvc repro``: :func:`get_client` connects to that scheduler instead of
+starting a LocalCluster, and ``n_workers`` is ignored (the cluster has its own size). Nothing else changes: task
+functions are shipped by reference to their module (so library functions such as those in ``repro.pg`` must be
+importable on the workers) and results come back in the same order with the same numbers. Use one thread per
+worker process: numba kernels parallelise over seeds themselves, and the LocalCluster started here sets
+``NUMBA_NUM_THREADS`` to 1 in each worker so that n_workers processes use n_workers cores.
+"""
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import traceback
+from dataclasses import dataclass, field
+from numbers import Number
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+SERIAL = "serial"
+
+
+class SweepError(RuntimeError):
+    """Some tasks of a sweep failed.
+
+    failures: list of (settings, seed, exception text) in task order; partial: the :class:`SweepResult` of the tasks
+    that finished.
+    """
+
+    def __init__(self, failures: list[tuple[dict, int, str]], partial: "SweepResult", n_tasks: int):
+        self.failures = failures
+        self.partial = partial
+        lines = [f"  settings={settings!r} seed={seed}: {_last_line(text)}" for settings, seed, text in failures]
+        super().__init__(f"{len(failures)} of {n_tasks} sweep tasks failed ({len(partial)} finished, kept in "
+                         f"error.partial):\n" + "\n".join(lines))
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else text
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The outputs of a sweep, one row per finished (settings, seed) task, in (grid point, seed) order.
+
+    table: columns are the setting names, ``seed``, then the scalar outputs of ``fn``;
+    arrays: ``arrays[name][row]`` is the array output ``name`` of the task in ``table`` row ``row`` (None when that
+    task did not return it).
+    """
+    table: pd.DataFrame
+    arrays: dict[str, list[np.ndarray | None]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def rows(self, **settings) -> np.ndarray:
+        """Row numbers whose settings (or seed) equal the given values, e.g. ``rows(env="pmc", method="srma")``."""
+        unknown = set(settings) - set(self.table.columns)
+        if unknown:
+            raise ValueError(f"rows(): unknown column(s) {sorted(unknown)}; the table has {list(self.table.columns)}")
+        mask = np.ones(len(self.table), dtype=bool)
+        for name, value in settings.items():
+            mask &= np.array([cell == value for cell in self.table[name]], dtype=bool)
+        return np.flatnonzero(mask)
+
+    def stack(self, name: str, **settings) -> np.ndarray:
+        """The array output ``name`` of the matching rows, stacked along a new first axis (rows in table order)."""
+        if name not in self.arrays:
+            raise ValueError(f"stack(): no array output {name!r}; the sweep returned {sorted(self.arrays)}")
+        rows = self.rows(**settings)
+        if rows.size == 0:
+            raise ValueError(f"stack({name!r}): no row matches {settings}")
+        values = [self.arrays[name][r] for r in rows]
+        missing = [int(r) for r, v in zip(rows, values) if v is None]
+        if missing:
+            raise ValueError(f"stack({name!r}): rows {missing} did not return {name!r}")
+        shapes = {v.shape for v in values}
+        if len(shapes) > 1:
+            raise ValueError(f"stack({name!r}): the matching rows have different shapes {sorted(shapes)}; "
+                             f"select rows of one shape with settings")
+        return np.stack(values)
+
+
+# ---------------------------------------------------------------- grid and task execution
+def expand_grid(grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]]) -> list[dict]:
+    """The grid points: the Cartesian product of a dict of value lists (first key varies slowest), or a list of
+    dicts taken as is."""
+    if isinstance(grid, Mapping):
+        for name, values in grid.items():
+            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+                raise ValueError(f"grid[{name!r}]={values!r}: expected a non-empty list of values")
+        points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
+    elif isinstance(grid, Sequence) and not isinstance(grid, (str, bytes)):
+        points = [dict(point) if isinstance(point, Mapping) else point for point in grid]
+        bad = [i for i, point in enumerate(points) if not isinstance(point, dict)]
+        if bad:
+            raise ValueError(f"grid: expected a list of dicts, entry {bad[0]} is {points[bad[0]]!r}")
+    else:
+        raise ValueError(f"grid: expected a dict of value lists or a list of dicts, got {type(grid).__name__}")
+    if not points:
+        raise ValueError("grid: expected at least one grid point")
+    for point in points:
+        if "seed" in point:
+            raise ValueError(f"grid point {point!r}: 'seed' is passed by sweep(); give the seeds in `seeds`")
+        for name in point:
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"grid point {point!r}: setting name {name!r} is not a valid keyword")
+    return points
+
+
+def _is_scalar(value) -> bool:
+    return value is None or isinstance(value, (Number, str, bool, np.generic)) and np.ndim(value) == 0
+
+
+def run_task(fn: Callable[..., Mapping], settings: dict, seed: int) -> tuple[bool, Any]:
+    """Call ``fn(**settings, seed=seed)``: (True, {"scalars": {...}, "arrays": {...}}) or (False, traceback text).
+
+    Runs on the worker; exceptions come back as text so a failing task never takes the sweep down.
+    """
+    try:
+        out = fn(**settings, seed=seed)
+        if not isinstance(out, Mapping):
+            raise TypeError(f"sweep task returned {type(out).__name__}; expected a dict of scalars and arrays")
+        clash = set(out) & (set(settings) | {"seed"})
+        if clash:
+            raise ValueError(f"sweep task output names {sorted(clash)} clash with the setting names or 'seed'")
+        scalars = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items() if _is_scalar(v)}
+        arrays = {k: np.asarray(v) for k, v in out.items() if k not in scalars}
+        return True, {"scalars": scalars, "arrays": arrays}
+    except Exception:  # noqa: BLE001 -- reported per task in SweepError
+        return False, traceback.format_exc()
+
+
+def _collect(points: list[dict], seeds: list[int], outcomes: list) -> SweepResult:
+    """Assemble the finished outcomes (None = failed) into a SweepResult in task order."""
+    records, array_rows = [], []
+    for (point, seed), outcome in zip(itertools.product(points, seeds), outcomes):
+        if outcome is None:
+            continue
+        records.append({**point, "seed": seed, **outcome["scalars"]})
+        array_rows.append(outcome["arrays"])
+    setting_names = list(dict.fromkeys(name for point in points for name in point))
+    output_names = list(dict.fromkeys(name for record in records for name in record
+                                      if name not in setting_names and name != "seed"))
+    table = pd.DataFrame.from_records(records, columns=[*setting_names, "seed", *output_names])
+    names = list(dict.fromkeys(name for row in array_rows for name in row))
+    arrays = {name: [row.get(name) for row in array_rows] for name in names}
+    return SweepResult(table, arrays)
+
+
+def sweep(fn: Callable[..., Mapping], grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]],
+          seeds: Sequence[int], *, client=None, progress: bool = True, desc: str | None = None) -> SweepResult:
+    """Run ``fn(**settings, seed=seed)`` for every grid point and seed (see the module docstring).
+
+    client: None (shared client from :func:`get_client`), ``"serial"`` (in-process loop) or a distributed.Client;
+    progress: show a tqdm bar of finished tasks; desc: its label (default: fn's name).
+    Raises SweepError after all tasks ran if any failed (finished ones in ``error.partial``).
+    """
+    from tqdm.auto import tqdm
+
+    points = expand_grid(grid)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds}: expected distinct seeds")
+    tasks = list(itertools.product(points, seeds))
+    results: list = [None] * len(tasks)
+    bar = tqdm(total=len(tasks), desc=desc or getattr(fn, "__name__", "sweep"), disable=not progress)
+    try:
+        if isinstance(client, str):
+            if client != SERIAL:
+                raise ValueError(f"client={client!r}: expected None, {SERIAL!r} or a distributed.Client")
+            for i, (point, seed) in enumerate(tasks):
+                results[i] = run_task(fn, point, seed)
+                bar.update()
+        else:
+            from distributed import as_completed
+
+            client = get_client() if client is None else client
+            futures = [client.submit(run_task, fn, point, seed, pure=False) for point, seed in tasks]
+            index = {future.key: i for i, future in enumerate(futures)}
+            for future in as_completed(futures):
+                i = index[future.key]
+                if future.status == "finished":
+                    results[i] = future.result()
+                else:  # the worker died or the task could not be run at all
+                    error = future.exception()
+                    results[i] = (False, f"{type(error).__name__}: {error}")
+                future.release()
+                bar.update()
+    finally:
+        bar.close()
+    outcomes = [value if ok else None for ok, value in results]
+    collected = _collect(points, seeds, outcomes)
+    failures = [(dict(point), seed, value) for (point, seed), (ok, value) in zip(tasks, results) if not ok]
+    if failures:
+        raise SweepError(failures, collected, len(tasks))
+    return collected
+
+
+# ---------------------------------------------------------------- the shared client
+_SHARED: dict[str, Any] = {"client": None, "cluster": None, "n_workers": None}
+
+
+def get_client(n_workers: int | None = None):
+    """The shared distributed.Client of this process, started on first use and reused afterwards.
+
+    With ``DASK_SCHEDULER_ADDRESS`` set: a client of that scheduler (``n_workers`` ignored). Otherwise a LocalCluster
+    of ``n_workers`` processes (default: the number of cores) with one thread each and ``NUMBA_NUM_THREADS=1``;
+    asking for a different ``n_workers`` than the running one closes it and starts a new one.
+    """
+    from distributed import Client, LocalCluster
+
+    address = os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip()
+    wanted = None if address else int(n_workers or os.cpu_count() or 1)
+    if wanted is not None and wanted < 1:
+        raise ValueError(f"n_workers={n_workers!r}: expected an integer >= 1")
+    client = _SHARED["client"]
+    if client is not None and client.status == "running" and _SHARED["n_workers"] == wanted:
+        return client
+    close_client()
+    if address:
+        client = Client(address)
+    else:
+        cluster = LocalCluster(n_workers=wanted, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               env={"NUMBA_NUM_THREADS": "1"})
+        _SHARED["cluster"] = cluster
+        client = Client(cluster)
+    _SHARED.update(client=client, n_workers=wanted)
+    return client
+
+
+def close_client() -> None:
+    """Close the shared client (and the LocalCluster it started; an external cluster keeps running)."""
+    client, cluster = _SHARED["client"], _SHARED["cluster"]
+    _SHARED.update(client=None, cluster=None, n_workers=None)
+    if client is not None:
+        client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+atexit.register(close_client)

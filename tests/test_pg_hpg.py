@@ -32,6 +32,7 @@ def test_geometric_horizon_has_the_right_law(gamma):
     ("pmc", pg.Policy("cauchy", 1.0), [0.5, -3.0]),
     ("mario", pg.Policy("gaussian", 0.05), [0.0, -0.05]),
     ("mcc", pg.Policy("gen_gaussian", 1.0, alpha=1.5), [0.0, 10.0, 0.1]),
+    ("pendulum", pg.Policy("cauchy", 1.0), [0.3, -0.2, 0.1, 0.05]),     # observation [cos, sin, theta_dot] != state
 ])
 def test_rollouts_match_python_twin_and_do_not_depend_on_batch_size(name, policy, theta):
     env = pg.make_env(name)
@@ -97,6 +98,7 @@ def test_estimate_is_eq_4_2_on_recorded_trajectories(seed, causal, policy):
     ("mario", pg.Policy("gaussian", 0.05), 1e-2, False, None),
     ("mcc", pg.Policy("gen_gaussian", 1.0, alpha=1.5), 1e-3, True,
      Features.cosine(np.array([[3.0, 20.0], [-2.0, 5.0], [1.0, -30.0]]), np.array([0.1, 1.0, 2.0]))),
+    ("pendulum", pg.Policy("cauchy", 1.0), 1e-4, True, None),
 ])
 def test_hpg_matches_python_twin(name, policy, step_size, causal, features):
     env = pg.make_env(name)

@@ -32,6 +32,8 @@ def assert_same_run(a, b, rtol=1e-10):
     ("mario", pg.Policy("gaussian", 0.05), dict(step_size=1e-1, restart_every=4, eval_every=2, n_eval=1)),
     ("mcc", pg.Policy("cauchy", 1.0), dict(step_size=1e-2, tracking=False, p=1.5,
                                                   features=gym_features("mcc", 6, seed=0))),
+    ("pendulum", pg.Policy("cauchy", 1.0), dict(step_size=1e-2, restart_every=3, eval_every=4, n_eval=1)),
+    ("pendulum", pg.Policy("gaussian", 1.0), dict(step_size=1e-2, p="auto", features=gym_features("pendulum", 5))),
 ])
 def test_kernel_equals_python_twin(name, policy, options):
     env = pg.make_env(name)

@@ -1,12 +1,21 @@
-"""Benchmark of the batched policy rollout (brief 05 section 5; repro.pg.rollout).
+"""Benchmarks of the policy-gradient kernels (brief 05 section 5, brief 06 section 5; repro.pg): one JSON entry each.
 
-Workload: Cauchy-policy (sigma = 1, theta = 0, phi = [position, velocity, 1]) episodes of MountainCarContinuous,
-at most 500 steps each, actions clipped to [-1, 1] before the step, unclipped actions recorded for the score.
-Rates are environment steps per second, measured in the same run on
-* ``repro.pg.rollouts``: 1,024 episodes in one parallel numba call (best of 3 timed calls after a warm-up);
-* gymnasium's ``MountainCarContinuous-v0`` (``gymnasium.make``, with its standard wrappers) stepped one
-  environment at a time, the policy in NumPy (sample, clip, score) -- fewer episodes, since it is slow;
-* the plain-Python twin of the rollout kernel (``repro.pg.hpg.episode_reference``).
+Every entry holds the kernel's rate, the rate of its plain-Python/NumPy reference measured in the same run on the same
+workload, their ratio, and a target [our choice] with whether it is met.
+
+* ``mountain_car`` and ``pendulum``: environment steps per second of Cauchy-policy episodes (sigma = 1, phi = [obs, 1],
+  actions clipped to the action box before the step, the score accumulated on the unclipped sample) of
+  MountainCarContinuous (theta = 0, at most 500 steps) and Pendulum (theta = 0.1, phi = [cos, sin, theta_dot, 1], 200
+  steps), through
+  - ``repro.pg.rollouts``: 1,024 episodes in one parallel numba call (best of 3 timed calls after a warm-up);
+  - gymnasium's ``MountainCarContinuous-v0`` / ``Pendulum-v1`` (``gymnasium.make``, standard wrappers) stepped one
+    environment at a time, the policy in NumPy (sample, clip, score) -- fewer episodes, since it is slow;
+  - the plain-Python twin of the rollout kernel (``repro.pg.hpg.episode_reference``).
+  Target: at least 100 times gymnasium's rate.
+* ``srma``: SRMA updates per second (one update = one iteration of one seed: B = 10 fresh PMC episodes of at most 100
+  steps, two GPOMDP estimates and an importance weight per episode, a restart batch of B0 = 50 every 20 iterations,
+  the mirror step) with 1,024 seeds in one parallel numba call (best of 3), against the plain-Python/NumPy twin
+  ``repro.pg.srma.srma_reference`` on the same update. Target: at least 100 times the twin's rate.
 """
 from __future__ import annotations
 
@@ -15,66 +24,109 @@ import time
 import numpy as np
 from numba import get_num_threads
 
-from repro.pg import Policy, make_env, rollouts
+from repro.pg import Policy, make_env, rollouts, srma
+from repro.pg.envs import EnvSpec
 from repro.pg.hpg import episode_reference
 from repro.pg.policies import ReferenceStream
 from repro.pg.rollout import Features
+from repro.pg.srma import srma_reference
 
 SIGMA = 1.0
+TARGET_SPEEDUP = 100.0
 
 
-def _numba_rate(env, policy, theta, n, n_steps) -> float:
-    rollouts(env, policy, theta, 2, seed=0, n_steps=2)   # compile / load from cache
-    best = np.inf
-    for repeat in range(3):
+def best_rate(fn, repeats: int = 3) -> float:
+    """The highest work per second over ``repeats`` timed calls ``fn(repeat)``, each returning the work it did."""
+    best = 0.0
+    for repeat in range(repeats):
         start = time.perf_counter()
-        out = rollouts(env, policy, theta, n, seed=repeat, n_steps=n_steps)
-        best = min(best, time.perf_counter() - start)
-    return int(out.length.sum()) / best
+        work = fn(repeat)
+        best = max(best, work / (time.perf_counter() - start))
+    return best
 
 
-def _gymnasium_rate(theta, n, n_steps) -> float:
+def gymnasium_rate(env: EnvSpec, gym_id: str, theta: np.ndarray, n_episodes: int, n_steps: int) -> float:
+    """Steps per second of gymnasium's ``gym_id`` stepped one environment at a time (at most ``n_steps`` steps per
+    episode), the Cauchy policy on phi = [obs, 1] in NumPy with actions clipped to ``env``'s action box."""
     import gymnasium
-    env = gymnasium.make("MountainCarContinuous-v0")
+    gym_env = gymnasium.make(gym_id)
     rng = np.random.default_rng(0)
-    steps = 0
-    start = time.perf_counter()
-    for episode in range(n):
-        obs, _ = env.reset(seed=episode)
-        score_sum = np.zeros(theta.size)
-        for _ in range(n_steps):
-            phi = np.array([obs[0], obs[1], 1.0])
-            deviation = SIGMA * rng.standard_cauchy()
-            action = theta @ phi + deviation
-            score_sum += 2.0 * deviation / (SIGMA ** 2 + deviation ** 2) * phi
-            obs, reward, terminated, truncated, _ = env.step(np.array([np.clip(action, -1.0, 1.0)]))
-            steps += 1
-            if terminated or truncated:
-                break
-    return steps / (time.perf_counter() - start)
+
+    def episodes(_) -> int:
+        steps = 0
+        for episode in range(n_episodes):
+            obs, _ = gym_env.reset(seed=episode)
+            score_sum = np.zeros(theta.size)
+            for _ in range(n_steps):
+                phi = np.append(obs, 1.0)
+                deviation = SIGMA * rng.standard_cauchy()
+                action = theta @ phi + deviation
+                score_sum += 2.0 * deviation / (SIGMA ** 2 + deviation ** 2) * phi
+                clipped = np.array([np.clip(action, env.action_low, env.action_high)])
+                obs, reward, terminated, truncated, _ = gym_env.step(clipped)
+                steps += 1
+                if terminated or truncated:
+                    break
+        return steps
+
+    return best_rate(episodes, repeats=1)
 
 
-def _reference_rate(env, policy, theta, n, n_steps) -> float:
-    start = time.perf_counter()
-    steps = sum(len(episode_reference(env, policy, Features(), theta, n_steps, False, ReferenceStream(0, i)))
-                for i in range(n))
-    return steps / (time.perf_counter() - start)
+def rollout_entry(name: str, gym_id: str, theta: np.ndarray, n_steps: int, quick: bool) -> dict:
+    """Steps per second of ``repro.pg.rollouts`` on environment ``name``, of gymnasium's ``gym_id`` one environment
+    at a time and of the plain-Python twin, and the ratios."""
+    n_kernel, n_gym, n_reference = (64, 2, 1) if quick else (1024, 40, 4)
+    env, policy = make_env(name), Policy("cauchy", SIGMA)
+    rollouts(env, policy, theta, 2, seed=0, n_steps=2)       # compile or load from the cache
+    kernel_rate = best_rate(lambda r: int(rollouts(env, policy, theta, n_kernel, seed=r, n_steps=n_steps).length.sum()))
+    gym_rate = gymnasium_rate(env, gym_id, theta, n_gym, n_steps)
+    reference_rate = best_rate(lambda _: sum(len(episode_reference(env, policy, Features(), theta, n_steps, False,
+                                                                   ReferenceStream(0, i)))
+                                             for i in range(n_reference)), repeats=1)
+    return {"workload": f"{gym_id}, Cauchy policy on [obs, 1], <= {n_steps} steps per episode", "unit": "env steps/s",
+            "kernel_episodes": n_kernel, "gymnasium_episodes": n_gym, "reference_episodes": n_reference,
+            "numba_threads": get_num_threads(), "kernel_rate": round(kernel_rate), "gymnasium_rate": round(gym_rate),
+            "reference_rate": round(reference_rate), "speedup_vs_gymnasium": round(kernel_rate / gym_rate, 1),
+            "speedup_vs_reference": round(kernel_rate / reference_rate, 1),
+            "target": f"speedup_vs_gymnasium >= {TARGET_SPEEDUP:g}",
+            "meets_target": bool(kernel_rate / gym_rate >= TARGET_SPEEDUP)}
+
+
+def mountain_car_entry(quick: bool = False) -> dict:
+    """The rollout entry on MountainCarContinuous (theta = 0, at most 500 steps; quick: 100)."""
+    return rollout_entry("mcc", "MountainCarContinuous-v0", np.zeros(3), 100 if quick else 500, quick)
+
+
+def pendulum_entry(quick: bool = False) -> dict:
+    """The rollout entry on Pendulum (theta = 0.1, 200 steps; quick: 50)."""
+    return rollout_entry("pendulum", "Pendulum-v1", np.full(4, 0.1), 50 if quick else 200, quick)
+
+
+def srma_entry(quick: bool = False) -> dict:
+    """SRMA updates per second with many seeds in parallel vs the plain-Python/NumPy twin, and the ratio."""
+    n_seeds, n_iterations, n_reference = (32, 5, 2) if quick else (1024, 20, 5)
+    env, policy = make_env("pmc"), Policy("cauchy", SIGMA)
+    options = dict(batch_size=10, initial_batch=50, restart_every=20, step_size=1e-3, gamma=0.97, n_steps=100)
+    srma(env, policy, seeds=[0], n_iterations=2, **options)        # compile or load from the cache
+
+    def kernel_updates(repeat: int) -> int:
+        srma(env, policy, seeds=np.arange(n_seeds) + repeat * n_seeds, n_iterations=n_iterations, **options)
+        return n_seeds * n_iterations
+
+    def reference_updates(_) -> int:
+        srma_reference(env, policy, seed=0, n_iterations=n_reference, **options)
+        return n_reference
+
+    kernel_rate, reference_rate = best_rate(kernel_updates), best_rate(reference_updates, repeats=1)
+    return {"workload": "SRMA on PMC, Cauchy policy, B = 10, B0 = 50, restart every 20, episodes <= 100 steps",
+            "unit": "SRMA updates/s (one iteration of one seed)", "kernel_seeds": n_seeds,
+            "kernel_iterations": n_iterations, "reference_iterations": n_reference, "numba_threads": get_num_threads(),
+            "kernel_rate": round(kernel_rate, 1), "reference_rate": round(reference_rate, 2),
+            "speedup_vs_reference": round(kernel_rate / reference_rate, 1),
+            "target": f"speedup_vs_reference >= {TARGET_SPEEDUP:g}",
+            "meets_target": bool(kernel_rate / reference_rate >= TARGET_SPEEDUP)}
 
 
 def run(quick: bool = False) -> dict:
-    """Steps per second of the numba rollout, gymnasium one-at-a-time and the plain-Python twin, and the ratios."""
-    n_rollouts, n_gym, n_reference, n_steps = (64, 2, 1, 100) if quick else (1024, 40, 4, 500)
-    env, policy, theta = make_env("mcc"), Policy("cauchy", SIGMA), np.zeros(3)
-    numba_rate = _numba_rate(env, policy, theta, n_rollouts, n_steps)
-    gym_rate = _gymnasium_rate(theta, n_gym, n_steps)
-    reference_rate = _reference_rate(env, policy, theta, n_reference, n_steps)
-    return {
-        "workload": f"MountainCarContinuous, Cauchy policy, <= {n_steps} steps per episode",
-        "numba_rollouts": n_rollouts, "gymnasium_rollouts": n_gym, "reference_rollouts": n_reference,
-        "numba_threads": get_num_threads(),
-        "numba_steps_per_s": round(numba_rate),
-        "gymnasium_steps_per_s": round(gym_rate),
-        "reference_steps_per_s": round(reference_rate),
-        "speedup_vs_gymnasium": round(numba_rate / gym_rate, 1),
-        "speedup_vs_reference": round(numba_rate / reference_rate, 1),
-    }
+    """The three entries (``python -m repro.bench pg``)."""
+    return {"mountain_car": mountain_car_entry(quick), "pendulum": pendulum_entry(quick), "srma": srma_entry(quick)}

@@ -19,7 +19,7 @@ from numba import njit, prange
 
 from repro.pg.envs import EnvSpec
 from repro.pg.policies import Policy, score_mu
-from repro.pg.rollout import Features, _check_theta, policy_args, policy_mean, rollouts
+from repro.pg.rollout import Features, check_theta, policy_args, policy_mean, rollouts
 
 
 @njit(cache=True)
@@ -76,7 +76,7 @@ def gpomdp(env: EnvSpec, policy: Policy, theta, *, n: int, seed: int, gamma: flo
     if not policy.has_score:
         raise ValueError(f"policy {policy}: GPOMDP needs a score (stable policies have one only for alpha in {{1, 2}})")
     features = features or Features()
-    theta = _check_theta(theta, features.n_features(env.obs_dim))
+    theta = check_theta(theta, features.n_features(env.obs_dim))
     trajectories = rollouts(env, policy, theta, n, seed, n_steps, features)
     out = np.zeros((n, theta.size))
     _gpomdp_batch(policy_args(policy), theta, trajectories.phi, trajectories.act, trajectories.rew,

@@ -28,7 +28,7 @@ from numba import njit, prange
 
 from repro.pg.envs import EnvSpec, env_observe_reference, env_step_reference
 from repro.pg.policies import Policy, ReferenceStream, geometric_horizon, new_stream, score_mu
-from repro.pg.rollout import (FEATURES_LINEAR, Features, _check_theta, policy_args, sample_trajectory, state_buffers,
+from repro.pg.rollout import (FEATURES_LINEAR, Features, check_theta, policy_args, sample_trajectory, state_buffers,
                               trajectory_buffers)
 
 
@@ -62,7 +62,10 @@ def hpg_estimate(policy, phi, mu, act, rew, length, gamma, causal, score_sum, g_
 
 
 @njit(cache=True)
-def _evaluate(env, policy, features, theta, greedy, rng, states, obs, phi, mu, act, rew, returns_out):
+def evaluate_returns(env, policy, features, theta, greedy, rng, states, obs, phi, mu, act, rew, returns_out):
+    """Undiscounted returns of ``returns_out.size`` episodes under ``theta`` (to termination or the horizon cap,
+    the mean action when ``greedy``), drawn in turn from stream ``rng``, into ``returns_out``; the other arrays are
+    the work buffers of :func:`repro.pg.rollout.sample_trajectory`. Used by HPG and SRMA (:mod:`repro.pg.srma`)."""
     for e in range(returns_out.size):
         length, _ = sample_trajectory(env, policy, features, theta, env[5], greedy, rng, states, obs, phi, mu, act,
                                       rew)
@@ -87,8 +90,8 @@ def hpg_run(seed, env, policy, features, theta0, gamma, step_size, batch_size, c
     for k in range(n_iterations):
         theta_out[k] = theta
         if eval_every > 0 and k % eval_every == 0:
-            _evaluate(env, policy, features, theta, eval_greedy, eval_rng, states, obs, phi, mu, act, rew,
-                      eval_return_out[k // eval_every])
+            evaluate_returns(env, policy, features, theta, eval_greedy, eval_rng, states, obs, phi, mu, act, rew,
+                             eval_return_out[k // eval_every])
         step = np.zeros(d)
         for i in range(batch_size):
             n_steps = min(geometric_horizon(train_rng, gamma) + 1, horizon)
@@ -182,16 +185,12 @@ class HPGResult:
         return np.linalg.norm(self.grad_estimate, axis=2)
 
 
-def _validated(env, policy, seeds, n_iterations, batch_size, gamma, step_size, theta0, features, eval_every,
-               n_eval):
-    if not policy.has_score:
-        raise ValueError(f"policy {policy}: HPG needs a score; the stable policy has one only for alpha in {{1, 2}} "
-                         f"(use kind='gen_gaussian' for a moderate tail)")
+def check_run_options(env: EnvSpec, seeds, gamma, step_size, eval_every, n_eval, theta0,
+                      features: Features | None) -> tuple[np.ndarray, Features, np.ndarray]:
+    """The checks HPG and SRMA share; returns (seeds as int64, features (default [obs, 1]), theta0 (default 0))."""
     seeds = np.asarray(seeds, dtype=np.int64).ravel()
     if seeds.size == 0 or (seeds < 0).any():
         raise ValueError(f"seeds={seeds.tolist()}: expected at least one seed, all >= 0")
-    if int(n_iterations) < 1 or int(batch_size) < 1:
-        raise ValueError(f"expected n_iterations >= 1 and batch_size >= 1, got {n_iterations} and {batch_size}")
     if not 0.0 < gamma < 1.0:
         raise ValueError(f"gamma={gamma!r}: expected a discount in (0, 1)")
     if not (math.isfinite(step_size) and step_size > 0):
@@ -200,8 +199,26 @@ def _validated(env, policy, seeds, n_iterations, batch_size, gamma, step_size, t
         raise ValueError(f"eval_every={eval_every}, n_eval={n_eval}: expected both 0 (no evaluation) or both >= 1")
     features = features or Features()
     d = features.n_features(env.obs_dim)
-    theta0 = np.zeros(d) if theta0 is None else _check_theta(theta0, d)
+    theta0 = np.zeros(d) if theta0 is None else check_theta(theta0, d)
     return seeds, features, theta0
+
+
+def evaluation_iterations(n_iterations: int, eval_every: int) -> np.ndarray:
+    """(E,) int64 iterations k = 0, eval_every, 2 eval_every, ... < n_iterations at which theta_k is evaluated
+    (none when ``eval_every`` is 0)."""
+    if int(eval_every) <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.arange(0, int(n_iterations), int(eval_every), dtype=np.int64)
+
+
+def _validated(env, policy, seeds, n_iterations, batch_size, gamma, step_size, theta0, features, eval_every,
+               n_eval):
+    if not policy.has_score:
+        raise ValueError(f"policy {policy}: HPG needs a score; the stable policy has one only for alpha in {{1, 2}} "
+                         f"(use kind='gen_gaussian' for a moderate tail)")
+    if int(n_iterations) < 1 or int(batch_size) < 1:
+        raise ValueError(f"expected n_iterations >= 1 and batch_size >= 1, got {n_iterations} and {batch_size}")
+    return check_run_options(env, seeds, gamma, step_size, eval_every, n_eval, theta0, features)
 
 
 def hpg(env: EnvSpec, policy: Policy, *, seeds, n_iterations: int, batch_size: int, gamma: float, step_size: float,
@@ -215,10 +232,9 @@ def hpg(env: EnvSpec, policy: Policy, *, seeds, n_iterations: int, batch_size: i
     seeds, features, theta0 = _validated(env, policy, seeds, n_iterations, batch_size, gamma, step_size, theta0,
                                          features, eval_every, n_eval)
     n, d, K, B = seeds.size, theta0.size, int(n_iterations), int(batch_size)
-    n_evals = -(-K // eval_every) if eval_every > 0 else 0
-    result = HPGResult(seeds, np.zeros((n, K + 1, d)), np.zeros((n, K, B, d)), np.zeros((n, K, B)),
-                       np.arange(n_evals, dtype=np.int64) * max(int(eval_every), 1),
-                       np.zeros((n, n_evals, int(n_eval))))
+    eval_iterations = evaluation_iterations(K, eval_every)
+    result = HPGResult(seeds, np.zeros((n, K + 1, d)), np.zeros((n, K, B, d)), np.zeros((n, K, B)), eval_iterations,
+                       np.zeros((n, eval_iterations.size, int(n_eval))))
     _hpg_batch(seeds, env.kernel_args(), policy_args(policy), features.kernel_args(), theta0, float(gamma),
                float(step_size), B, bool(causal), int(eval_every), bool(eval_greedy),
                result.theta, result.grads, result.train_return, result.eval_return)
@@ -248,6 +264,13 @@ def episode_reference(env: EnvSpec, policy: Policy, features: Features, theta, n
     return steps
 
 
+def evaluate_returns_reference(env: EnvSpec, policy: Policy, features: Features, theta, greedy: bool,
+                               rng: ReferenceStream, n_episodes: int) -> list[float]:
+    """Plain-Python twin of :func:`evaluate_returns`: the undiscounted returns of ``n_episodes`` episodes."""
+    return [sum(r for *_, r in episode_reference(env, policy, features, theta, env.horizon, greedy, rng))
+            for _ in range(n_episodes)]
+
+
 def hpg_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int, batch_size: int, gamma: float,
                   step_size: float, theta0=None, causal: bool = False, features: Features | None = None,
                   eval_every: int = 0, n_eval: int = 0, eval_greedy: bool = False) -> HPGResult:
@@ -259,9 +282,8 @@ def hpg_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int,
     for k in range(n_iterations):
         thetas.append(theta.copy())
         if eval_every and k % eval_every == 0:
-            eval_returns.append([sum(r for *_, r in episode_reference(env, policy, features, theta, env.horizon,
-                                                                       eval_greedy, eval_rng))
-                                 for _ in range(n_eval)])
+            eval_returns.append(evaluate_returns_reference(env, policy, features, theta, eval_greedy, eval_rng,
+                                                           n_eval))
         batch, batch_returns = [], []
         for _ in range(batch_size):
             n_steps = min(train_rng.geometric_horizon(gamma) + 1, env.horizon)
@@ -281,7 +303,6 @@ def hpg_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int,
         train_returns.append(batch_returns)
         theta = theta + step_size * (sum(batch, np.zeros(theta.size)) / batch_size)
     thetas.append(theta)
-    n_evals = len(eval_returns)
-    return HPGResult(seeds, np.array([thetas]), np.array([grads]), np.array([train_returns]),
-                     np.arange(n_evals, dtype=np.int64) * max(eval_every, 1),
-                     np.array(eval_returns, dtype=float).reshape(1, n_evals, n_eval))
+    eval_iterations = evaluation_iterations(n_iterations, eval_every)
+    return HPGResult(seeds, np.array([thetas]), np.array([grads]), np.array([train_returns]), eval_iterations,
+                     np.array(eval_returns, dtype=float).reshape(1, eval_iterations.size, n_eval))

@@ -166,7 +166,8 @@ class Trajectories:
         return self.rew.sum(axis=1)
 
 
-def _check_theta(theta, d: int) -> np.ndarray:
+def check_theta(theta, d: int) -> np.ndarray:
+    """``theta`` as a contiguous float64 array of shape (d,); ValueError naming the expected shape otherwise."""
     theta = np.ascontiguousarray(theta, dtype=np.float64)
     if theta.shape != (d,):
         raise ValueError(f"theta: expected shape ({d},) for these features, got {theta.shape}")
@@ -180,7 +181,7 @@ def rollouts(env: EnvSpec, policy: Policy, theta, n: int, seed: int, n_steps: in
     Episode i uses random stream (seed, i), so it is the same whatever ``n`` is.
     """
     features = features or Features()
-    theta = _check_theta(theta, features.n_features(env.obs_dim))
+    theta = check_theta(theta, features.n_features(env.obs_dim))
     n_steps = env.horizon if n_steps is None else int(n_steps)
     if n < 1 or seed < 0 or not 1 <= n_steps <= env.horizon:
         raise ValueError(f"rollouts: expected n >= 1, seed >= 0 and 1 <= n_steps <= horizon={env.horizon}, "

@@ -37,10 +37,10 @@ from numba import njit, prange
 
 from repro.pg.envs import EnvSpec
 from repro.pg.gpomdp import gpomdp_estimate, gpomdp_reference
-from repro.pg.hpg import _evaluate, episode_reference
+from repro.pg.hpg import (check_run_options, episode_reference, evaluate_returns, evaluate_returns_reference,
+                          evaluation_iterations)
 from repro.pg.policies import Policy, ReferenceStream, log_density, new_stream
-from repro.pg.rollout import (Features, _check_theta, policy_args, policy_mean, sample_trajectory, state_buffers,
-                              trajectory_buffers)
+from repro.pg.rollout import Features, policy_args, policy_mean, sample_trajectory, state_buffers, trajectory_buffers
 
 WEIGHT_CAP = 5.0
 VANISHING_WEIGHT = 1e-6
@@ -141,8 +141,8 @@ def srma_run(seed, env, policy, features, theta0, gamma, step_size, batch_size, 
     for k in range(n_iterations):
         theta_out[k] = theta
         if eval_every > 0 and k % eval_every == 0:
-            _evaluate(env, policy, features, theta, eval_greedy, eval_rng, states, obs, phi, mu, act, rew,
-                      eval_return_out[k // eval_every])
+            evaluate_returns(env, policy, features, theta, eval_greedy, eval_rng, states, obs, phi, mu, act, rew,
+                             eval_return_out[k // eval_every])
         fresh = (not tracking) or k == 0 or (restart_every > 0 and k % restart_every == 0)
         n_batch = batch_size if (not tracking or not fresh) else initial_batch
         if fresh:
@@ -215,32 +215,21 @@ def _validated(env, policy, seeds, n_iterations, batch_size, initial_batch, step
     if not policy.has_score:
         raise ValueError(f"policy {policy}: SRMA needs a score and a density (stable policies have them only for "
                          f"alpha in {{1, 2}})")
-    seeds = np.asarray(seeds, dtype=np.int64).ravel()
-    if seeds.size == 0 or (seeds < 0).any():
-        raise ValueError(f"seeds={seeds.tolist()}: expected at least one seed, all >= 0")
     for name, value in [("n_iterations", n_iterations), ("batch_size", batch_size),
                         ("initial_batch", initial_batch)]:
         if int(value) != value or value < 1:
             raise ValueError(f"{name}={value!r}: expected an integer >= 1")
     if int(restart_every) != restart_every or restart_every < 0:
         raise ValueError(f"restart_every={restart_every!r}: expected an integer >= 0 (0: never restart)")
-    if not (math.isfinite(step_size) and step_size > 0):
-        raise ValueError(f"step_size={step_size!r}: expected a finite number > 0")
-    if not 0.0 < gamma < 1.0:
-        raise ValueError(f"gamma={gamma!r}: expected a discount in (0, 1)")
     if not (math.isfinite(weight_cap) and weight_cap > 0):
         raise ValueError(f"weight_cap={weight_cap!r}: expected a finite number > 0")
-    if int(eval_every) < 0 or int(n_eval) < 0 or (eval_every > 0) != (n_eval > 0):
-        raise ValueError(f"eval_every={eval_every}, n_eval={n_eval}: expected both 0 (no evaluation) or both >= 1")
     n_steps = env.horizon if n_steps is None else n_steps
     if int(n_steps) != n_steps or not 1 <= n_steps <= env.horizon:
         raise ValueError(f"n_steps={n_steps!r}: expected an integer in [1, horizon={env.horizon}]")
-    features = features or Features()
-    d = features.n_features(env.obs_dim)
-    p = EUCLIDEAN_P if p is None else (pnorm_exponent(d) if p == "auto" else p)
+    seeds, features, theta0 = check_run_options(env, seeds, gamma, step_size, eval_every, n_eval, theta0, features)
+    p = EUCLIDEAN_P if p is None else (pnorm_exponent(theta0.size) if p == "auto" else p)
     if not (isinstance(p, (int, float)) and math.isfinite(p) and p > 1):
         raise ValueError(f"p={p!r}: expected None (Euclidean), 'auto' (1 + 1/log d) or a number > 1")
-    theta0 = np.zeros(d) if theta0 is None else _check_theta(theta0, d)
     return seeds, features, theta0, float(p), int(n_steps)
 
 
@@ -260,9 +249,9 @@ def srma(env: EnvSpec, policy: Policy, *, seeds, n_iterations: int, batch_size: 
                                                      step_size, gamma, restart_every, p, n_steps, theta0, features,
                                                      eval_every, n_eval, weight_cap)
     n, d, K = seeds.size, theta0.size, int(n_iterations)
-    n_evals = -(-K // eval_every) if eval_every > 0 else 0
+    eval_iterations = evaluation_iterations(K, eval_every)
     theta, direction = np.zeros((n, K + 1, d)), np.zeros((n, K, d))
-    batch_return, eval_return = np.zeros((n, K)), np.zeros((n, n_evals, int(n_eval)))
+    batch_return, eval_return = np.zeros((n, K)), np.zeros((n, eval_iterations.size, int(n_eval)))
     stats, status = np.zeros((n, N_WEIGHT_STATS), dtype=np.int64), np.full(n, -1, dtype=np.int64)
     _srma_batch(seeds, env.kernel_args(), policy_args(policy), features.kernel_args(), theta0, float(gamma),
                 float(step_size), int(batch_size), int(initial_batch), int(restart_every), bool(tracking), n_steps, p,
@@ -271,8 +260,8 @@ def srma(env: EnvSpec, policy: Policy, *, seeds, n_iterations: int, batch_size: 
     diverged = [(int(seeds[r]), int(status[r])) for r in range(n) if status[r] >= 0]
     if diverged:
         raise DivergenceError(diverged, step_size)
-    return SRMAResult(seeds, theta, direction, batch_return, np.arange(n_evals, dtype=np.int64) * max(eval_every, 1),
-                      eval_return, stats[:, 0].copy(), stats[:, 1].copy(), stats[:, 2].copy())
+    return SRMAResult(seeds, theta, direction, batch_return, eval_iterations, eval_return, stats[:, 0].copy(),
+                      stats[:, 1].copy(), stats[:, 2].copy())
 
 
 # ---------------------------------------------------------------- plain-Python twin
@@ -308,9 +297,8 @@ def srma_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int
     for k in range(n_iterations):
         thetas.append(theta.copy())
         if eval_every and k % eval_every == 0:
-            eval_returns.append([sum(r for *_, r in episode_reference(env, policy, features, theta, env.horizon,
-                                                                       eval_greedy, eval_rng))
-                                 for _ in range(n_eval)])
+            eval_returns.append(evaluate_returns_reference(env, policy, features, theta, eval_greedy, eval_rng,
+                                                           n_eval))
         fresh = not tracking or k == 0 or (restart_every > 0 and k % restart_every == 0)
         n_batch = batch_size if (not tracking or not fresh) else initial_batch
         if fresh:
@@ -346,8 +334,7 @@ def srma_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int
         if not np.isfinite(theta).all():
             raise DivergenceError([(seed, k)], step_size)
     thetas.append(theta)
-    n_evals = len(eval_returns)
-    return SRMAResult(seeds, np.array([thetas]), np.array([directions]), np.array([batch_returns]),
-                      np.arange(n_evals, dtype=np.int64) * max(eval_every, 1),
-                      np.array(eval_returns, dtype=float).reshape(1, n_evals, n_eval), np.array([computed]),
-                      np.array([overflowing]), np.array([vanishing]))
+    eval_iterations = evaluation_iterations(n_iterations, eval_every)
+    return SRMAResult(seeds, np.array([thetas]), np.array([directions]), np.array([batch_returns]), eval_iterations,
+                      np.array(eval_returns, dtype=float).reshape(1, eval_iterations.size, n_eval),
+                      np.array([computed]), np.array([overflowing]), np.array([vanishing]))

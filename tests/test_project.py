@@ -4,6 +4,8 @@ import tomllib
 
 import yaml
 
+from repro.notebook import code_dependencies
+
 from conftest import ROOT
 
 
@@ -23,10 +25,15 @@ def test_readme_first_screen_has_the_two_commands_and_ci_runs_the_test_one():
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
 
 
-def test_every_paper_stage_is_declared_in_dvc_yaml():
+def test_every_paper_has_a_stage_listing_the_code_it_imports():
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert dvc["stages"]["paper"]["foreach"] == "${papers}"
     for slug in params["papers"]:
+        stage = dvc["stages"][slug]
+        assert stage["cmd"].startswith(f"python -m repro.notebook run {slug}")
+        assert stage["params"] == [f"papers.{slug}"]
+        missing = set(code_dependencies(slug, ROOT)) - set(stage["deps"])
+        assert not missing, f"dvc.yaml stage {slug}: deps lack {sorted(missing)}"
+        assert {f"notebooks/{slug}.ipynb", "lib/repro/notebook.py"} <= set(stage["deps"])
         assert f"paper/{slug}/metrics.json" in dvc["metrics"], slug
         assert f"paper/{slug}" in dvc["stages"]["report"]["deps"], slug

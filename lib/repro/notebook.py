@@ -3,6 +3,7 @@
     python -m repro.notebook run SLUG                      # params.yaml as is -> paper/SLUG/
     python -m repro.notebook run SLUG --scale smoke --seed 3   # -> runs/SLUG/smoke-seed3/
     python -m repro.notebook params SLUG --scale smoke     # print the resolved parameters
+    python -m repro.notebook deps SLUG                     # the library code the notebook imports (dvc.yaml deps)
 
 Parameters come from ``papers.<slug>`` in params.yaml (full-scale values); at smoke scale the
 entries of ``smoke.<slug>`` replace them. Every parameter is checked against the notebook's cell
@@ -134,6 +135,68 @@ def resolve_parameters(slug: str, root: Path, scale=None, seed=None, assignments
     return params
 
 
+def _notebook_source(notebook: Path) -> str:
+    """The notebook's code cells as one Python source, IPython magics and shell lines dropped."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    lines = [line for cell in nb.cells if cell.cell_type == "code" for line in cell.source.splitlines()
+             if not line.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+def _imported_repro_modules(source: str, lib: Path) -> set[str]:
+    """Names of the ``repro`` modules that ``source`` imports (``from repro.x import y`` counts y if a module)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "repro")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "repro":
+            found.add(node.module)
+            for alias in node.names:
+                candidate = lib.joinpath(*f"{node.module}.{alias.name}".split(".")[1:])
+                if candidate.with_suffix(".py").is_file() or (candidate / "__init__.py").is_file():
+                    found.add(f"{node.module}.{alias.name}")
+    return found
+
+
+def _module_file(name: str, lib: Path) -> Path:
+    path = lib.joinpath(*name.split(".")[1:])
+    return path / "__init__.py" if (path / "__init__.py").is_file() else path.with_suffix(".py")
+
+
+def code_dependencies(slug: str, root: Path) -> list[str]:
+    """The library paths notebooks/<slug>.ipynb depends on: its ``repro`` imports, followed transitively.
+
+    A subpackage counts as its folder (``lib/repro/pg``), a top-level module as its file; the package's
+    own ``__init__.py`` always counts. This is what the paper's stage in dvc.yaml must list as deps.
+    """
+    lib = root / "lib" / "repro"
+    pending = sorted(_imported_repro_modules(_notebook_source(root / "notebooks" / f"{slug}.ipynb"), lib))
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        for parent in (".".join(parts[:i]) for i in range(1, len(parts))):
+            pending.append(parent)
+        source_file = _module_file(name, lib)
+        if source_file.is_file():
+            pending.extend(_imported_repro_modules(source_file.read_text(encoding="utf-8"), lib) - seen)
+    deps = set()
+    for name in seen:
+        parts = name.split(".")
+        if len(parts) == 1:
+            deps.add("lib/repro/__init__.py")
+        elif (lib / parts[1]).is_dir():
+            deps.add(f"lib/repro/{parts[1]}")
+        else:
+            deps.add(f"lib/repro/{parts[1]}.py")
+    return sorted(deps)
+
+
 def _versions() -> dict:
     versions = {}
     for name in RECORDED_PACKAGES:
@@ -217,7 +280,7 @@ def run_notebook(slug: str, params: dict, out: Path, root: Path, progress: bool 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m repro.notebook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "params"])
+    parser.add_argument("command", choices=["run", "params", "deps"])
     parser.add_argument("slug")
     parser.add_argument("--scale", choices=["smoke", "full"])
     parser.add_argument("--seed", type=int)
@@ -227,6 +290,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     root = repo_root()
+    if args.command == "deps":
+        print("\n".join(code_dependencies(args.slug, root)))
+        return 0
     try:
         params = resolve_parameters(args.slug, root, args.scale, args.seed, args.assignments)
     except ParameterError as err:

@@ -47,7 +47,7 @@ def paper_section(paper_dir: Path) -> tuple[str, Counter]:
     run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
     slug = metrics["slug"]
     parts = [f"## {slug} ({metrics['paper']})", "",
-             f"Made by `dvc repro paper@{slug}` (notebook `notebooks/{slug}.ipynb`, parameters "
+             f"Made by `dvc repro {slug}` (notebook `notebooks/{slug}.ipynb`, parameters "
              f"`papers.{slug}` in `params.yaml`); {_run_facts(run)}.", "",
              claims_markdown(metrics["claims"]), ""]
     for fig in metrics["figures"]:

@@ -1,0 +1,27 @@
+"""SageServe's scaling controllers on the replay engine (brief 01 §2 "Short-term arbiters", "Long-term ILP",
+"Global router"; §3 baselines Reactive, Chiron, Siloed).
+
+- arbiters.py: :class:`Reactive`, :class:`LongTermImmediate` (LT-I), :class:`LongTermQuota` (LT-U with
+  ``override="util"``, LT-UA with ``override="forecast_ratio"``), :class:`Chiron`; each ``act(view) -> steps``.
+- view.py: :func:`endpoint_view`, the per-endpoint aggregates an arbiter reads.
+- spot.py: :class:`SpotPool`, each region's spot capacity (65 s reclaim, 155 s spin-up).
+- planner.py: :class:`HourlyPlanner` (forecast + ILP every hour), :func:`hourly_forecasts`, :func:`minute_series`.
+- runner.py: :func:`run_strategy`, :class:`Strategy`, :func:`make_strategies`, :class:`ServeConfig`.
+- metrics.py: GPU-hours, overhead, latency/SLA, utility, memory utilisation of a :class:`StrategyRun`.
+"""
+from repro.autoscale.arbiters import (Arbiter, Chiron, HourPlan, LongTermImmediate, LongTermQuota, Reactive,
+                                      threshold_steps)
+from repro.autoscale.metrics import (effective_memory_util, gpu_hours, instance_hours_by, memory_util_samples,
+                                     overhead_gpu_hours, request_stats, run_summary, savings_pct, utility_per_day)
+from repro.autoscale.planner import HourlyPlanner, hourly_forecasts, hourly_niw_max_prompt, minute_series
+from repro.autoscale.runner import (ScalingExecutor, ServeConfig, Strategy, StrategyRun, build_simulation,
+                                    make_strategies, run_strategy)
+from repro.autoscale.spot import RECLAIM_S, SPIN_DOWN_S, SPIN_UP_S, SpotPool
+from repro.autoscale.view import EndpointView, endpoint_view
+
+__all__ = ["Arbiter", "Chiron", "EndpointView", "HourPlan", "HourlyPlanner", "LongTermImmediate", "LongTermQuota",
+           "RECLAIM_S", "Reactive", "SPIN_DOWN_S", "SPIN_UP_S", "ScalingExecutor", "ServeConfig", "SpotPool",
+           "Strategy", "StrategyRun", "build_simulation", "effective_memory_util", "endpoint_view", "gpu_hours",
+           "hourly_forecasts", "hourly_niw_max_prompt", "instance_hours_by", "make_strategies",
+           "memory_util_samples", "minute_series", "overhead_gpu_hours", "request_stats", "run_strategy",
+           "run_summary", "savings_pct", "threshold_steps", "utility_per_day"]

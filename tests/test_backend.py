@@ -1,8 +1,8 @@
-"""repro.backend: NumPy by default, an explicit error when CuPy is asked for and cannot run."""
+"""repro.core.backend: NumPy by default, an explicit error when CuPy is asked for and cannot run."""
 import numpy as np
 import pytest
 
-from repro import backend
+from repro.core import backend
 
 
 def test_numpy_is_the_default(monkeypatch):

@@ -6,8 +6,8 @@
     python -m repro.notebook deps SLUG                     # the library code the notebook imports (dvc.yaml deps)
 
 Parameters come from ``papers.<slug>`` in params.yaml (full-scale values); at smoke scale the
-entries of ``smoke.<slug>`` replace them. Every parameter is checked against the notebook's cell
-tagged ``parameters`` (unknown, missing or ill-typed names fail with one message naming them),
+entries of ``smoke.<slug>`` replace them. Every parameter is checked by the paper's Config
+(``repro.papers.<slug>``: unknown, missing, ill-typed or out-of-range names fail with one message),
 the notebook runs under papermill into a temporary folder, and only a successful run replaces the
 output folder, with ``run.json`` (runtime, machine, versions) and the executed notebook beside
 the figures and metrics.json.
@@ -29,37 +29,15 @@ from pathlib import Path
 
 import yaml
 
-from repro._io import atomic_write_text
+from repro import papers
+from repro.core.io import atomic_write_text
+from repro.papers import ParameterError, repo_root
 
 RUNNER_PARAMETERS = ("out_dir",)
 """Notebook parameters that the runner sets itself; they are not in params.yaml."""
 
 RECORDED_PACKAGES = ("numpy", "numba", "scipy", "pandas", "matplotlib", "mip", "statsmodels",
                      "scikit-learn", "dask", "papermill", "dvc")
-
-
-class ParameterError(ValueError):
-    """A parameter in params.yaml or on the command line does not fit the notebook."""
-
-
-def repo_root(start: Path | None = None) -> Path:
-    """The folder holding params.yaml, searched upwards from ``start`` (default: the working directory)."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "params.yaml").is_file():
-            return folder
-    raise FileNotFoundError(f"no params.yaml in {here} or any folder above it: run from the repository")
-
-
-def load_params_file(root: Path) -> dict:
-    path = root / "params.yaml"
-    try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ParameterError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(params.get("papers"), dict):
-        raise ParameterError(f"{path}: expected a mapping 'papers: {{<slug>: {{...}}}}'")
-    return params
 
 
 def notebook_defaults(notebook: Path) -> dict:
@@ -80,34 +58,6 @@ def notebook_defaults(notebook: Path) -> dict:
     return defaults
 
 
-def _same_kind(default, value) -> bool:
-    if isinstance(default, bool) or isinstance(value, bool):
-        return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, float):
-        return isinstance(value, (int, float))
-    if isinstance(default, (list, tuple)):
-        return isinstance(value, (list, tuple))
-    return isinstance(value, type(default))
-
-
-def check_parameters(slug: str, params: dict, defaults: dict, where: str) -> None:
-    """Fail with one message naming every unknown, missing or ill-typed parameter."""
-    problems = []
-    for name in sorted(set(params) - set(defaults)):
-        problems.append(f"{where}.{name}: unknown parameter (notebooks/{slug}.ipynb accepts: "
-                        f"{', '.join(sorted(set(defaults) - set(RUNNER_PARAMETERS)))})")
-    for name in sorted(set(defaults) - set(params) - set(RUNNER_PARAMETERS)):
-        problems.append(f"{where}.{name}: missing (notebooks/{slug}.ipynb declares it; every parameter lives in params.yaml)")
-    for name in sorted(set(params) & set(defaults)):
-        if not _same_kind(defaults[name], params[name]):
-            problems.append(f"{where}.{name}: expected {type(defaults[name]).__name__} like the notebook's "
-                            f"default {defaults[name]!r}, got {type(params[name]).__name__} {params[name]!r}")
-    if params.get("scale") not in ("smoke", "full"):
-        problems.append(f"{where}.scale: expected 'smoke' or 'full', got {params.get('scale')!r}")
-    if problems:
-        raise ParameterError("bad parameters:\n  " + "\n  ".join(problems))
-
-
 def _parse_assignment(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise ParameterError(f"--set {text!r}: expected NAME=VALUE")
@@ -116,22 +66,10 @@ def _parse_assignment(text: str) -> tuple[str, object]:
 
 
 def resolve_parameters(slug: str, root: Path, scale=None, seed=None, assignments=()) -> dict:
-    """params.yaml's ``papers.<slug>``, with smoke overrides when the scale is smoke, then the CLI's."""
-    params_file = load_params_file(root)
-    if slug not in params_file["papers"]:
-        raise ParameterError(f"params.yaml: no entry papers.{slug} (known: {', '.join(sorted(params_file['papers']))})")
-    params = dict(params_file["papers"][slug] or {})
-    if scale is not None:
-        params["scale"] = scale
-    if params.get("scale") == "smoke":
-        params.update((params_file.get("smoke") or {}).get(slug) or {})
-    if seed is not None:
-        params["seed"] = int(seed)
-    params.update(_parse_assignment(a) for a in assignments)
-    notebook = root / "notebooks" / f"{slug}.ipynb"
-    if not notebook.is_file():
-        raise ParameterError(f"params.yaml: papers.{slug} has no notebook {notebook}")
-    check_parameters(slug, params, notebook_defaults(notebook), f"params.yaml papers.{slug}")
+    """params.yaml's ``papers.<slug>`` (smoke overrides at smoke scale, then the CLI's), checked by the paper's Config."""
+    overrides = dict(_parse_assignment(a) for a in assignments)
+    params = papers.resolve_parameters(slug, root, scale=scale, seed=seed, overrides=overrides)
+    papers.paper_module(slug).Config.from_params(params, where=f"params.yaml papers.{slug}")
     return params
 
 

@@ -1,7 +1,8 @@
-"""paper/REPORT.md: every paper's claims (paper vs ours, status), figures and run facts.
+"""paper/REPORT.md: every paper's claims (effect with its 95% interval, regime check, status, reason) and figures.
 
 Built from the committed outputs only (paper/<slug>/metrics.json and run.json), so that a reviewer
-can go from any claim or figure to the stage, parameters and code that made it.
+can go from any claim or figure to the stage, parameters and code that made it (the VTC artifact's
+README table is the model: figure, command, parameters, code, runtime).
 """
 from __future__ import annotations
 
@@ -9,35 +10,61 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from repro._io import atomic_write_text
-from repro.report.claims import STATUSES
+from repro.core.io import atomic_write_text
+from repro.report.claims import STATUSES, fmt
 from repro.report.metrics import read_metrics
 
-STATUS_MARK = {"reproduced": "✅ reproduced", "direction-holds": "↗ direction holds",
-               "failed": "❌ failed", "cannot": "— cannot"}
+STATUS_MARK = {"reproduced": "✅ reproduced", "direction-holds": "↗ direction holds", "inconclusive": "… inconclusive",
+               "failed": "❌ failed", "not-testable": "⊘ not testable", "by-construction": "= by construction",
+               "cannot": "— cannot"}
+HELD = ("reproduced", "direction-holds")
+"""Statuses that count as a claim holding; by-construction and not-testable are counted apart."""
 
 
 def _cell(value) -> str:
-    text = "undefined (not a finite number)" if value is None else str(value)
+    text = "undefined" if value is None else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def effect_text(claim: dict) -> str:
+    """``effect [low, high] unit (n = ...)`` for measured claims, the value as given otherwise."""
+    if claim["effect"] is None and claim["ci_low"] is None:
+        return _cell(claim["our_value"])
+    unit = f" {claim['unit']}" if claim["unit"] else ""
+    return f"{fmt(claim['effect'])} [{fmt(claim['ci_low'])}, {fmt(claim['ci_high'])}]{unit}, n = {claim['n']}"
+
+
+def regime_text(claim: dict) -> str:
+    if not claim["regime_check"]:
+        return "—"
+    return "; ".join(f"{'✓' if r['passed'] else '✗'} {r['name']} = {fmt(r['value'])} ({r['op']} {fmt(r['threshold'])})"
+                     for r in claim["regime_check"])
+
+
 def claims_markdown(claims: list[dict]) -> str:
-    """A markdown table: id, claim, paper value, our value, target, status, evidence."""
-    lines = ["| id | claim | paper | ours | target | status | evidence |",
+    """A markdown table: id, claim, paper, ours (effect [95% CI]), regime check, status, reason."""
+    lines = ["| id | claim | paper | ours: effect [95% CI] | regime check | status | reason |",
              "|---|---|---|---|---|---|---|"]
     for c in claims:
         lines.append("| " + " | ".join(_cell(x) for x in (
-            c["id"], c["claim"], c["paper_value"], c["our_value"], c["target"],
-            STATUS_MARK[c["status"]], c["evidence"])) + " |")
+            c["id"], c["claim"], c["paper_value"], effect_text(c), regime_text(c), STATUS_MARK[c["status"]],
+            c["reason"])) + " |")
     return "\n".join(lines)
 
 
-def _run_facts(run: dict) -> str:
+def _runtime(run: dict) -> str:
     runtime = run.get("runtime_s")
-    runtime = f"{runtime:.0f} s" if isinstance(runtime, (int, float)) else "unknown"
-    return (f"scale `{run.get('scale', '?')}`, seed `{run.get('seed', '?')}`, runtime {runtime} "
-            f"on {run.get('machine', {}).get('cpus', '?')} cores")
+    return f"{runtime:.0f} s" if isinstance(runtime, (int, float)) else "unknown"
+
+
+def figures_markdown(metrics: dict, run: dict) -> str:
+    """Per figure: the stage that makes it, its parameters, the repro.papers function, the stage's runtime."""
+    slug = metrics["slug"]
+    lines = ["| figure | made by | parameters | results from | stage runtime |", "|---|---|---|---|---|"]
+    for fig in metrics["figures"]:
+        lines.append(f"| [{fig}]({slug}/{fig}) | `dvc repro {slug}` | `papers.{slug}` in params.yaml | "
+                     f"`{metrics['figure_sources'][fig]}` | {_runtime(run)} |")
+    return "\n".join(lines)
 
 
 def paper_section(paper_dir: Path) -> tuple[str, Counter]:
@@ -46,10 +73,11 @@ def paper_section(paper_dir: Path) -> tuple[str, Counter]:
     run_path = paper_dir / "run.json"
     run = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else {}
     slug = metrics["slug"]
-    parts = [f"## {slug} ({metrics['paper']})", "",
-             f"Made by `dvc repro {slug}` (notebook `notebooks/{slug}.ipynb`, parameters "
-             f"`papers.{slug}` in `params.yaml`); {_run_facts(run)}.", "",
-             claims_markdown(metrics["claims"]), ""]
+    data = "; ".join(f"{name}: {what}" for name, what in sorted(metrics["data"].items())) or "none (synthetic only)"
+    parts = [f"## {slug}", "", f"{metrics['paper']}. Notebook `notebooks/{slug}.ipynb`, module "
+             f"`repro.papers.{slug.replace('-', '_')}`; scale `{metrics['scale']}`, seed `{metrics['seed']}`, "
+             f"runtime {_runtime(run)} on {run.get('machine', {}).get('cpus', '?')} cores. Public data: {data}.", "",
+             claims_markdown(metrics["claims"]), "", figures_markdown(metrics, run), ""]
     for fig in metrics["figures"]:
         parts += [f"**{fig}**", "", f"![{fig}]({slug}/{fig})", ""]
     if metrics["limitations"]:
@@ -61,13 +89,20 @@ def build_report(paper_root="paper", out="paper/REPORT.md") -> Path:
     """Write REPORT.md from every ``paper_root/<slug>/metrics.json`` (sorted by slug)."""
     paper_root = Path(paper_root)
     dirs = sorted(p.parent for p in paper_root.glob("*/metrics.json"))
-    sections, rows = [], []
+    sections, rows, total = [], [], Counter()
     for d in dirs:
         text, counts = paper_section(d)
         sections.append(text)
-        rows.append(f"| [{d.name}](#{d.name}) | " + " | ".join(str(counts.get(s, 0)) for s in STATUSES) + " |")
+        total += counts
+        held = sum(counts.get(s, 0) for s in HELD)
+        rows.append(f"| [{d.name}](#{d.name}) | {held} | " + " | ".join(str(counts.get(s, 0)) for s in STATUSES) + " |")
     head = ["# Reproduction report", "",
             "Generated by `python -m repro.report build` (the `report` stage of `dvc.yaml`); do not edit.",
-            "Statuses are computed by each notebook from its numbers (see `repro.report.claims`).", "",
-            "| paper | " + " | ".join(STATUSES) + " |", "|---|" + "---|" * len(STATUSES)] + rows + [""]
+            "Every status is computed from the numbers beside it (`repro.report.claims`): a direction claim holds only",
+            "when its 95% interval over independent replicates excludes zero on the paper's side, and only when its",
+            "regime check shows the paper's mechanism could act; otherwise it is *not testable*. *By construction*",
+            "(numbers our inputs fix) and *cannot* (private data) are never counted as held.", "",
+            "| paper | held | " + " | ".join(STATUSES) + " |", "|---|---|" + "---|" * len(STATUSES)] + rows
+    head += [f"| **all** | {sum(total.get(s, 0) for s in HELD)} | "
+             + " | ".join(str(total.get(s, 0)) for s in STATUSES) + " |", ""]
     return atomic_write_text(out, "\n".join(head + sections))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import matplotlib
 
-from repro._io import atomic_write_bytes
+from repro.core.io import atomic_write_bytes
 
 STYLE = {
     "figure.figsize": (6.4, 4.0),

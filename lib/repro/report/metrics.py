@@ -1,23 +1,58 @@
-"""The metrics.json contract of DESIGN.md: validation and the atomic writer.
+"""The metrics.json contract of DESIGN.md: a JSON Schema, the checks a schema cannot say, the atomic writer.
 
-Every notebook ends with :func:`write_metrics`; the report builder and the tests read the file
-back through :func:`read_metrics`, so a malformed file is caught where it is made.
+The schema (``metrics.schema.json`` beside this file) fixes the fields and their types. On top of it,
+:func:`validate_metrics` recomputes every claim's status and every regime check's verdict from the
+numbers stored with them, so a status typed in by hand, or one left stale after the numbers changed,
+is rejected where the file is made. Every notebook ends with :func:`write_metrics`; the report
+builder and the tests read the file back through :func:`read_metrics`.
 """
 from __future__ import annotations
 
 import json
-import operator
+import math
+from functools import lru_cache
 from pathlib import Path
 
-from repro._io import atomic_write_text
-from repro.report.claims import CLAIM_KEYS, STATUSES, TARGETS, rounded
+import jsonschema
 
-SCALES = ("smoke", "full")
-TOP_KEYS = ("paper", "slug", "scale", "seed", "claims", "figures", "limitations")
+from repro.core.io import atomic_write_text
+from repro.report.claims import COMPARISONS, rounded, status_of
+
+SCHEMA_PATH = Path(__file__).with_name("metrics.schema.json")
 
 
 class MetricsError(ValueError):
     """metrics.json does not follow the contract; the message names the file and the field."""
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    """The metrics.json JSON Schema."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    parts = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    return parts.lstrip(".") or "(top level)"
+
+
+def _check_claims(metrics: dict, fail) -> None:
+    seen = set()
+    for i, claim in enumerate(metrics["claims"]):
+        where = f"claims[{i}] ({claim['id']})"
+        if claim["id"] in seen:
+            fail(f"{where}.id", f"a unique id, {claim['id']!r} appears twice")
+        seen.add(claim["id"])
+        for j, check in enumerate(claim["regime_check"]):
+            value = check["value"]
+            passed = value is not None and math.isfinite(value) and COMPARISONS[check["op"]](value, check["threshold"])
+            if passed != check["passed"]:
+                fail(f"{where}.regime_check[{j}].passed", f"{passed} as computed from value {value} "
+                     f"{check['op']} {check['threshold']}, got {check['passed']}")
+        computed = status_of(claim)
+        if computed != claim["status"]:
+            fail(f"{where}.status", f"{computed!r} as computed from the claim's interval and regime checks, "
+                 f"got {claim['status']!r}")
 
 
 def validate_metrics(metrics: dict, source: str = "metrics.json") -> None:
@@ -25,64 +60,30 @@ def validate_metrics(metrics: dict, source: str = "metrics.json") -> None:
     def fail(field, expected):
         raise MetricsError(f"{source}: field {field!r}: expected {expected}")
 
-    missing = [k for k in TOP_KEYS if k not in metrics]
-    if missing:
-        fail(missing[0], "to be present")
-    unknown = sorted(set(metrics) - set(TOP_KEYS) - {"extra"})
-    if unknown:
-        fail(unknown[0], f"one of {TOP_KEYS + ('extra',)} (unknown field)")
-    for key in ("paper", "slug"):
-        if not isinstance(metrics[key], str) or not metrics[key]:
-            fail(key, "a non-empty string")
-    if metrics["scale"] not in SCALES:
-        fail("scale", f"one of {SCALES}, got {metrics['scale']!r}")
-    if not isinstance(metrics["seed"], int) or isinstance(metrics["seed"], bool):
-        fail("seed", f"an integer, got {metrics['seed']!r}")
-    for key in ("figures", "limitations"):
-        if not isinstance(metrics[key], list) or not all(isinstance(x, str) for x in metrics[key]):
-            fail(key, "a list of strings")
-    if not isinstance(metrics.get("extra", {}), dict):
-        fail("extra", "an object")
-    if not isinstance(metrics["claims"], list) or not metrics["claims"]:
-        fail("claims", "a non-empty list")
-    seen = set()
-    for i, claim in enumerate(metrics["claims"]):
-        where = f"claims[{i}]"
-        if not isinstance(claim, dict) or set(claim) != set(CLAIM_KEYS):
-            fail(where, f"an object with exactly the keys {CLAIM_KEYS}")
-        if claim["id"] in seen:
-            fail(f"{where}.id", f"a unique id, {claim['id']!r} appears twice")
-        seen.add(claim["id"])
-        if claim["target"] not in TARGETS:
-            fail(f"{where}.target", f"one of {TARGETS}, got {claim['target']!r}")
-        if claim["status"] not in STATUSES:
-            fail(f"{where}.status", f"one of {STATUSES}, got {claim['status']!r}")
-        if (claim["target"] == "cannot") != (claim["status"] == "cannot"):
-            fail(f"{where}.status", "'cannot' exactly when the target is 'cannot'")
-        if claim["target"] == "reproduce" and claim["status"] == "direction-holds":
-            fail(f"{where}.status", "'reproduced' or 'failed' for a 'reproduce' target")
-        if claim["target"] == "direction" and claim["status"] == "reproduced":
-            fail(f"{where}.status", "'direction-holds' or 'failed' for a 'direction' target")
+    errors = sorted(jsonschema.Draft202012Validator(schema()).iter_errors(metrics), key=lambda e: list(e.absolute_path))
+    if errors:
+        fail(_path(errors[0]), errors[0].message)
+    unsourced = [f for f in metrics["figures"] if f not in metrics["figure_sources"]]
+    if unsourced:
+        fail("figure_sources", f"a source for every figure; {unsourced[0]!r} has none")
+    _check_claims(metrics, fail)
 
 
 def metrics_json(metrics: dict) -> str:
-    """The canonical text of metrics.json: sorted-free, fixed indentation, UTF-8, trailing newline."""
+    """The canonical text of metrics.json: fixed indentation, UTF-8, trailing newline."""
     return json.dumps(metrics, indent=2, ensure_ascii=False) + "\n"
 
 
-def _as_int(value):
-    """numpy integers become ints; anything else is left for validation to reject."""
-    try:
-        return operator.index(value)
-    except TypeError:
-        return value
+def write_metrics(out_dir, *, paper, slug, scale, seed, claims, figures, figure_sources, limitations, data=None,
+                  extra=None) -> Path:
+    """Validate and atomically write ``out_dir/metrics.json``; every listed figure must exist.
 
-
-def write_metrics(out_dir, *, paper, slug, scale, seed, claims, figures, limitations, extra=None) -> Path:
-    """Validate and atomically write ``out_dir/metrics.json``; every listed figure must exist."""
+    ``figure_sources``: figure file -> the ``repro.papers`` function whose results it draws.
+    ``data``: public dataset name -> what the run used ("used: <file> sha256 ..." or why not).
+    """
     out_dir = Path(out_dir)
-    metrics = {"paper": paper, "slug": slug, "scale": scale, "seed": _as_int(seed),
-               "claims": list(claims), "figures": list(figures),
+    metrics = {"paper": paper, "slug": slug, "scale": scale, "seed": int(seed), "data": dict(data or {}),
+               "claims": list(claims), "figures": list(figures), "figure_sources": dict(figure_sources),
                "limitations": [str(x) for x in limitations]}
     if extra:
         metrics["extra"] = rounded(extra)

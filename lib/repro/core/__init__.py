@@ -1,0 +1,6 @@
+"""What every other part of ``repro`` shares and that imports nothing of ours (DESIGN.md, "The library").
+
+- :mod:`repro.core.seeds`: one seed scheme, random streams spawned from (seed, named keys).
+- :mod:`repro.core.io`: atomic writes (an output is the old file, the new one, or absent).
+- :mod:`repro.core.backend`: the array namespace, NumPy by default, CuPy when asked for.
+"""

@@ -7,6 +7,8 @@ STAMP  := $(VENV)/.installed
 PAPER  ?= heavy-tailed-pg
 SCALE  ?= smoke
 SEED   ?= 0
+FORCE  ?=
+LAB_ARGS ?=
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: install repro test lab paper bench report clean-runs
@@ -19,14 +21,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-repro: $(STAMP)          ## regenerate every figure, metrics.json and paper/REPORT.md
-	$(BIN)/dvc repro
+repro: $(STAMP)          ## regenerate every figure, metrics.json and paper/REPORT.md (FORCE=1: rerun every stage)
+	$(BIN)/dvc repro $(if $(FORCE),--force,)
 
 test: $(STAMP)           ## the whole test suite (unit, property, kernel-vs-reference, notebooks at smoke scale)
 	$(BIN)/python -m pytest
 
-lab: $(STAMP)            ## open the notebooks in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+lab: $(STAMP)            ## open the notebooks in JupyterLab: make lab LAB_ARGS="--ip 0.0.0.0 --port 8890 --no-browser"
+	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
 paper: $(STAMP)          ## one paper at a chosen scale and seed: make paper PAPER=heavy-tailed-pg SCALE=full SEED=3
 	$(BIN)/python -m repro.notebook run $(PAPER) --scale $(SCALE) --seed $(SEED)

@@ -1,13 +1,21 @@
-"""Dataset registry: path resolution, mirror checksum, fetch (mirror, file:// URL, patched opener), CLI."""
-import dataclasses
+"""Dataset registry on pooch: path resolution, mirror checksum, fetch (mirror, fake downloader), CLI, import order.
+
+No test touches the network: fetches copy from a mirror folder made in tmp_path or go through a fake
+pooch downloader, with a registry entry the test constructs.
+"""
 import hashlib
-import io
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from repro import data
 from repro.data import registry
 from repro.data.__main__ import main as cli
+
+CONTENT = b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00.0,10,2\n"
+DIGEST = hashlib.sha256(CONTENT).hexdigest()
 
 
 @pytest.fixture
@@ -19,24 +27,40 @@ def isolated(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def toy_dataset(monkeypatch, tmp_path):
-    """A registered one-file dataset whose content we control."""
-    content = b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00.0,10,2\n"
-    src = tmp_path / "upstream" / "toy.csv"
-    src.parent.mkdir()
-    src.write_bytes(content)
-    ds = data.Dataset("toy", (data.DataFile("toy.csv", (src.as_uri(),), hashlib.sha256(content).hexdigest()),),
-                      "CC0", "-", "test", "a toy dataset")
+def toy(monkeypatch):
+    """A registered one-file dataset 'toy' whose URL is never reached (tests fetch from a mirror or a fake)."""
+    ds = data.Dataset("toy", (data.DataFile("toy.csv", "https://example.invalid/toy.csv", DIGEST),),
+                      "CC0", "https://creativecommons.org/publicdomain/zero/1.0/", "test", "a toy dataset")
     monkeypatch.setitem(registry.DATASETS, "toy", ds)
-    return ds, content
+    return ds
+
+
+def make_mirror(root: Path, monkeypatch, content: bytes = CONTENT) -> Path:
+    (root / "mirror" / "toy").mkdir(parents=True)
+    (root / "mirror" / "toy" / "toy.csv").write_bytes(content)
+    monkeypatch.setenv(data.MIRROR_ENV, str(root / "mirror"))
+    return root / "mirror" / "toy" / "toy.csv"
+
+
+def serving(content: bytes, calls: list):
+    """A pooch downloader that writes ``content`` and records the URL."""
+    def download(url, output_file, pooch_instance, check_only=False):
+        calls.append(url)
+        Path(output_file).write_bytes(content)
+    return download
+
+
+def no_network(url, output_file, pooch_instance, check_only=False):
+    raise AssertionError(f"fetch went to the network ({url}) although it should not")
 
 
 def test_registry_lists_required_datasets():
     assert {"azure-llm-2023", "sageserve-perf"} <= set(data.DATASETS)
     for ds in data.DATASETS.values():
-        assert ds.licence and ds.source
+        assert ds.licence and ds.licence_url and ds.source
         for f in ds.files:
-            assert all(u.startswith("https://") for u in f.urls)
+            assert f.url.startswith("https://")
+        assert set(ds.pooch(Path("unused")).registry) == {f.name for f in ds.files}
     names = {f.name for f in data.dataset("azure-llm-2023").files}
     assert names == {"AzureLLMInferenceTrace_code.csv", "AzureLLMInferenceTrace_conv.csv"}
 
@@ -63,56 +87,59 @@ def test_path_without_data_says_how_to_fetch(isolated):
         data.path("azure-llm-2023", "x.csv")
 
 
-def test_mirror_with_a_corrupt_file_is_refused(isolated, toy_dataset, monkeypatch):
-    mirror = isolated / "mirror"
-    (mirror / "toy").mkdir(parents=True)
-    (mirror / "toy" / "toy.csv").write_bytes(b"something else\n")
-    monkeypatch.setenv(data.MIRROR_ENV, str(mirror))
-    with pytest.raises(data.ChecksumError, match="sha256"):
-        data.path("toy", "toy.csv")
+def test_a_corrupt_mirror_file_is_an_error_everywhere(isolated, toy, monkeypatch):
+    bad = make_mirror(isolated, monkeypatch, b"something else\n")
+    found = hashlib.sha256(b"something else\n").hexdigest()
+    for call in (lambda: data.path("toy", "toy.csv"), lambda: data.available("toy"),
+                 lambda: data.fetch("toy", downloader=no_network)):
+        with pytest.raises(data.ChecksumError) as err:
+            call()
+        message = str(err.value)
+        assert str(bad) in message and DIGEST in message and found in message
+    assert not (isolated / "data" / "toy").exists() or not any((isolated / "data" / "toy").iterdir())
 
 
-def test_fetch_from_file_url_then_path_resolves(isolated, toy_dataset):
-    ds, content = toy_dataset
-    out = data.fetch("toy")
+def test_fetch_copies_from_the_mirror_then_path_resolves(isolated, toy, monkeypatch):
+    make_mirror(isolated, monkeypatch)
+    out = data.fetch("toy", downloader=no_network)
     assert out == [isolated / "data" / "toy" / "toy.csv"]
-    assert out[0].read_bytes() == content
-    assert data.path("toy", "toy.csv") == out[0]
+    assert out[0].read_bytes() == CONTENT
     assert [p.name for p in out[0].parent.iterdir()] == ["toy.csv"]   # no temporary files left
+    monkeypatch.delenv(data.MIRROR_ENV)
+    assert data.path("toy", "toy.csv") == out[0]
+    assert data.fetch("toy", downloader=no_network) == out             # already there: no download
 
 
-def test_fetch_copies_from_the_mirror(isolated, toy_dataset, monkeypatch):
-    ds, content = toy_dataset
-    mirror = isolated / "mirror"
-    (mirror / "toy").mkdir(parents=True)
-    (mirror / "toy" / "toy.csv").write_bytes(content)
-    monkeypatch.setenv(data.MIRROR_ENV, str(mirror))
-
-    def no_network(url):
-        raise AssertionError("fetch went to the network although the mirror has the file")
-
-    out = data.fetch("toy", opener=no_network, force=True)
-    assert out[0].read_bytes() == content
-
-
-def test_fetch_with_patched_opener_and_bad_checksum_leaves_nothing(isolated, toy_dataset, monkeypatch):
-    ds, content = toy_dataset
-    https = dataclasses.replace(ds, files=(dataclasses.replace(ds.files[0], urls=("https://example.invalid/toy.csv",)),))
-    monkeypatch.setitem(registry.DATASETS, "toy", https)
+def test_fetch_downloads_through_pooch_and_refuses_a_wrong_checksum(isolated, toy):
     calls = []
-
-    def opener(url):
-        calls.append(url)
-        return io.BytesIO(b"tampered content")
-
-    with pytest.raises(OSError, match="sha256"):
-        data.fetch("toy", opener=opener)
+    with pytest.raises(data.ChecksumError, match="example.invalid/toy.csv") as err:
+        data.fetch("toy", downloader=serving(b"tampered content", calls))
+    assert DIGEST in str(err.value) and hashlib.sha256(b"tampered content").hexdigest() in str(err.value)
     assert calls == ["https://example.invalid/toy.csv"]
-    folder = isolated / "data" / "toy"
-    assert list(folder.iterdir()) == []
+    assert list((isolated / "data" / "toy").iterdir()) == []           # nothing half-written left behind
 
-    out = data.fetch("toy", opener=lambda url: io.BytesIO(content))
-    assert out[0].read_bytes() == content
+    out = data.fetch("toy", downloader=serving(CONTENT, calls))
+    assert out[0].read_bytes() == CONTENT and len(calls) == 2
+
+
+def test_a_corrupt_local_file_is_an_error_until_fetched_again_with_force(isolated, toy):
+    local = isolated / "data" / "toy" / "toy.csv"
+    local.parent.mkdir(parents=True)
+    local.write_bytes(b"stale\n")
+    with pytest.raises(data.ChecksumError, match="toy.csv"):
+        data.path("toy", "toy.csv")
+    with pytest.raises(data.ChecksumError):
+        data.fetch("toy", downloader=no_network)
+    data.fetch("toy", force=True, downloader=serving(CONTENT, []))
+    assert data.path("toy", "toy.csv").read_bytes() == CONTENT
+
+
+def test_fetch_reports_a_failed_download(isolated, toy):
+    def offline(url, output_file, pooch_instance, check_only=False):
+        raise ConnectionError("network is unreachable")
+
+    with pytest.raises(data.DataUnavailableError, match="could not fetch toy/toy.csv"):
+        data.fetch("toy", downloader=offline)
 
 
 def test_cli_list_and_check(isolated, tmp_path, capsys):
@@ -130,10 +157,34 @@ def test_cli_list_and_check(isolated, tmp_path, capsys):
     assert "row 2" in err and "GeneratedTokens" in err
 
 
-def test_cli_fetch_reports_failure(isolated, toy_dataset, monkeypatch, capsys):
-    ds, _ = toy_dataset
-    broken = dataclasses.replace(ds, files=(dataclasses.replace(ds.files[0], urls=("file:///nonexistent/toy.csv",)),))
-    monkeypatch.setitem(registry.DATASETS, "toy", broken)
-    monkeypatch.setattr("repro.data.__main__.DATASETS", registry.DATASETS)
+def test_cli_list_and_fetch_report_a_corrupt_mirror(isolated, toy, monkeypatch, capsys):
+    make_mirror(isolated, monkeypatch, b"something else\n")
+    assert cli(["list"]) == 1
+    assert "CHECKSUM MISMATCH" in capsys.readouterr().out
     assert cli(["fetch", "toy"]) == 1
-    assert "could not fetch toy/toy.csv" in capsys.readouterr().err
+    assert "differs from the registered sha256" in capsys.readouterr().err
+
+
+def test_importing_data_does_not_import_traces_or_latency():
+    code = ("import sys, repro.data; "
+            "print(sorted(m for m in sys.modules if m.startswith(('repro.traces', 'repro.latency', 'repro.replay'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_data_traces_and_latency_import_our_modules_at_the_top_only(repo_root):
+    """core <- data <- traces / latency: no import of ours inside a function (the old way round a cycle)."""
+    import ast
+
+    lib = repo_root / "lib" / "repro"
+    files = [*sorted((lib / "core").glob("*.py")), *sorted((lib / "data").glob("*.py")),
+             *sorted((lib / "traces").glob("*.py")), lib / "latency.py", *sorted((lib / "tools").glob("*.py"))]
+    nested = []
+    for file in files:
+        for func in ast.walk(ast.parse(file.read_text())):
+            if isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for node in ast.walk(func):
+                    if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "repro" or \
+                            isinstance(node, ast.Import) and any(a.name.split(".")[0] == "repro" for a in node.names):
+                        nested.append(f"{file.relative_to(repo_root)}:{node.lineno}")
+    assert nested == []

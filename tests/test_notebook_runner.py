@@ -1,12 +1,31 @@
-"""repro.notebook: parameters are checked against the notebook, outputs appear only on success."""
+"""repro.notebook: parameters are checked by the paper's Config, outputs appear only on success."""
+import dataclasses
+import functools
 import json
+import os
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 
 import nbformat
 import pytest
 import yaml
 
 from repro import notebook as runner
+from repro.core.io import umask_mode
+from repro.papers import PaperConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig(PaperConfig):
+    n: int
+    rate: float
+    fail: bool
+
+
+resolve = functools.partial(runner.resolve_parameters, config_class=DemoConfig)
 
 NOTEBOOK_BODY = """
 from pathlib import Path
@@ -17,9 +36,10 @@ if fail:
     raise RuntimeError("asked to fail")
 fig, ax = plt.subplots(); ax.plot(range(n), range(n))
 name = report.save_figure(fig, out_dir, "fig01_line.png")
-claims = [report.reproduce("C1", "n is ten", "10", n, 10, 0, name)]
+interval = report.Interval(n, n, n, 2, "fixed")
+claims = [report.reproduce("C1", "n is ten", "10", interval, (10, 10), report.Regime("n", n, 1), evidence=name)]
 report.write_metrics(out_dir, paper="demo", slug="demo", scale=scale, seed=seed, claims=claims,
-                     figures=[name], limitations=[])
+                     figures=[name], figure_sources={name: "repro.papers.demo.run"}, limitations=[])
 """
 
 
@@ -39,19 +59,19 @@ def repo(tmp_path):
 
 
 def test_smoke_overrides_apply_only_at_smoke_scale(repo):
-    assert runner.resolve_parameters("demo", repo)["n"] == 10
-    assert runner.resolve_parameters("demo", repo, scale="smoke")["n"] == 3
-    assert runner.resolve_parameters("demo", repo, seed=4, assignments=["rate=1"])["seed"] == 4
+    assert resolve("demo", repo)["n"] == 10
+    assert resolve("demo", repo, scale="smoke")["n"] == 3
+    assert resolve("demo", repo, seed=4, assignments=["rate=1"])["seed"] == 4
 
 
 @pytest.mark.parametrize("assignment, message", [
     ("nn=3", "papers.demo.nn: unknown parameter"),
     ("n=ten", "papers.demo.n: expected int"),
-    ("scale=medium", "papers.demo.scale: expected 'smoke' or 'full'"),
+    ("scale=medium", "papers.demo.scale: expected one of"),
 ])
 def test_bad_parameters_are_named(repo, assignment, message):
     with pytest.raises(runner.ParameterError, match=message):
-        runner.resolve_parameters("demo", repo, assignments=[assignment])
+        resolve("demo", repo, assignments=[assignment])
 
 
 def test_missing_parameter_is_named(repo):
@@ -59,17 +79,17 @@ def test_missing_parameter_is_named(repo):
     del params["papers"]["demo"]["rate"]
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     with pytest.raises(runner.ParameterError, match="papers.demo.rate: missing"):
-        runner.resolve_parameters("demo", repo)
+        resolve("demo", repo)
 
 
 def test_unknown_slug_is_named(repo):
     with pytest.raises(runner.ParameterError, match="no entry papers.nope"):
-        runner.resolve_parameters("nope", repo)
+        resolve("nope", repo)
 
 
 def test_run_writes_outputs_and_run_record(repo):
     out = repo / "paper" / "demo"
-    runner.run_notebook("demo", runner.resolve_parameters("demo", repo), out, repo, progress=False)
+    runner.run_notebook("demo", resolve("demo", repo), out, repo, progress=False)
     assert sorted(p.name for p in out.iterdir()) == ["demo.ipynb", "fig01_line.png", "metrics.json", "run.json"]
     assert json.loads((out / "run.json").read_text())["parameters"]["n"] == 10
     assert json.loads((out / "metrics.json").read_text())["claims"][0]["status"] == "reproduced"
@@ -77,10 +97,71 @@ def test_run_writes_outputs_and_run_record(repo):
 
 def test_a_failing_run_leaves_the_previous_outputs(repo):
     out = repo / "paper" / "demo"
-    runner.run_notebook("demo", runner.resolve_parameters("demo", repo), out, repo, progress=False)
+    runner.run_notebook("demo", resolve("demo", repo), out, repo, progress=False)
     before = (out / "metrics.json").read_bytes()
-    params = runner.resolve_parameters("demo", repo, assignments=["fail=true"])
+    params = resolve("demo", repo, assignments=["fail=true"])
     with pytest.raises(RuntimeError, match="asked to fail"):
         runner.run_notebook("demo", params, out, repo, progress=False)
+    assert (out / "metrics.json").read_bytes() == before
+    assert [p.name for p in (repo / "paper").iterdir()] == ["demo"]
+
+
+def test_numbers_are_read_as_yaml_1_2(repo):
+    assert resolve("demo", repo, assignments=["rate=1e9"])["rate"] == 1e9
+    assert resolve("demo", repo, assignments=["rate=2.5e-3"])["rate"] == 2.5e-3
+
+
+def test_runs_that_differ_by_any_override_get_different_folders(repo):
+    a = runner.default_out("demo", repo, {"scale": "smoke", "seed": 3}, {"scale": "smoke", "n": 5})
+    b = runner.default_out("demo", repo, {"scale": "smoke", "seed": 3}, {"scale": "smoke", "n": 6})
+    assert a != b and a.parent == repo / "runs" / "demo" and "n=5" in a.name
+    assert runner.default_out("demo", repo, {"scale": "full", "seed": 0}, {}) == repo / "paper" / "demo"
+
+
+def test_outputs_are_readable_by_others(repo):
+    out = runner.run_notebook("demo", resolve("demo", repo), repo / "paper" / "demo", repo, progress=False)
+    assert out.stat().st_mode & 0o777 == umask_mode(0o777)  # not mkdtemp's owner-only 0700
+    for path in out.iterdir():
+        assert path.stat().st_mode & 0o666 == umask_mode(0o666), path.name
+
+
+SLOW_BODY = NOTEBOOK_BODY.replace('if fail:', 'import time\ntime.sleep(600)\nif fail:')
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_an_interrupted_run_leaves_the_previous_outputs_and_no_stray_folders(repo, sig):
+    out = repo / "paper" / "demo"
+    runner.run_notebook("demo", resolve("demo", repo), out, repo, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    nb = nbformat.read(repo / "notebooks" / "demo.ipynb", as_version=4)
+    nb.cells[1].source = textwrap.dedent(SLOW_BODY)
+    nbformat.write(nb, repo / "notebooks" / "demo.ipynb")
+    script = ("import sys; from pathlib import Path; from repro import notebook as r; "
+              "p = dict(scale='full', seed=0, n=10, rate=0.5, fail=False); "
+              "r.run_notebook('demo', p, Path(sys.argv[1]), Path(sys.argv[2]), progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(out), str(repo)], start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((repo / "paper").glob(".demo.new-*/demo.ipynb")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)  # the kernel is inside the sleeping cell
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    if sig == signal.SIGINT:
+        assert [p.name for p in (repo / "paper").iterdir()] == ["demo"]
+    runner.recover_interrupted(out)  # what the next run does first
+    assert [p.name for p in (repo / "paper").iterdir()] == ["demo"]
+
+
+def test_a_run_killed_inside_the_swap_is_restored(repo):
+    out = repo / "paper" / "demo"
+    runner.run_notebook("demo", resolve("demo", repo), out, repo, progress=False)
+    before = (out / "metrics.json").read_bytes()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    os.replace(out, out.with_name(f".demo.old-{dead.pid}"))
+    (repo / "paper" / f".demo.new-{dead.pid}-abc").mkdir()
+    runner.recover_interrupted(out)
     assert (out / "metrics.json").read_bytes() == before
     assert [p.name for p in (repo / "paper").iterdir()] == ["demo"]

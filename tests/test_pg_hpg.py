@@ -194,29 +194,3 @@ def test_gradient_at_is_the_mean_of_eq_4_2_estimates():
         np.testing.assert_allclose(se[p], np.std(estimates, axis=0, ddof=1) / np.sqrt(30), rtol=1e-6)
     assert pg.debiased_norm(np.array([3.0, 4.0]), np.array([0.0, 0.0])) == 5.0
     assert pg.debiased_norm(np.array([0.1, 0.1]), np.array([1.0, 1.0])) == 0.0
-
-
-def test_sweep_task_is_the_batched_row_of_its_seed():
-    """repro.pg.hpg_runs: hpg_task(seed) equals that seed's row of a batched hpg call, and hpg_result stacks a
-    serial sweep back into the batched HPGResult exactly."""
-    from repro.pg.hpg_runs import hpg_result, hpg_task
-    from repro.sweep import SERIAL, sweep
-
-    args = dict(n_iterations=30, batch_size=3, gamma=0.97, eval_every=10, n_eval=2)
-    seeds = [4, 9, 2]
-    configs = [("pmc", "cauchy", None, 1.0, 1e-3), ("mario", "gen_gaussian", 1.5, 0.05, 1e-2)]
-    grid = [dict(env=e, policy=k, alpha=a, sigma=s, step_size=eta) for e, k, a, s, eta in configs]
-    runs = sweep(lambda **kw: hpg_task(**kw, **args), grid, seeds, client=SERIAL, progress=False)
-    for env, kind, alpha, sigma, step_size in configs:
-        batch = pg.hpg(pg.make_env(env), pg.Policy(kind, sigma, alpha=alpha), seeds=seeds, step_size=step_size,
-                       **args)
-        one = hpg_task(env, kind, 9, alpha=alpha, sigma=sigma, step_size=step_size, **args)
-        stacked = hpg_result(runs, env=env, policy=kind)
-        np.testing.assert_array_equal(stacked.seeds, seeds)
-        for field in ("theta", "grads", "train_return", "eval_return"):
-            np.testing.assert_array_equal(one[field], getattr(batch, field)[1], err_msg=field)
-            np.testing.assert_array_equal(getattr(stacked, field), getattr(batch, field), err_msg=field)
-        np.testing.assert_array_equal(one["eval_iterations"], batch.eval_iterations)
-        np.testing.assert_array_equal(stacked.eval_iterations, [0, 10, 20])
-    with pytest.raises(ValueError, match="no sweep row matches"):
-        hpg_result(runs, env="pmc", policy="gaussian")

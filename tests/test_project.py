@@ -25,12 +25,21 @@ def test_readme_first_screen_has_the_two_commands_and_ci_runs_the_test_one():
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
 
 
+def test_stages_run_the_project_interpreter_whatever_path_says():
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    python = [v["python"] for v in dvc["vars"] if "python" in v][0]
+    assert ".venv/bin/python" in python
+    assert all(stage["cmd"].startswith("${python} ") for stage in dvc["stages"].values())
+
+
 def test_every_paper_has_a_stage_listing_the_code_it_imports():
     dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for slug in params["papers"]:
         stage = dvc["stages"][slug]
-        assert stage["cmd"].startswith(f"python -m repro.notebook run {slug}")
+        assert stage["cmd"].startswith(f"${{python}} -m repro.notebook run {slug}")
+        assert stage["outs"] == [{f"paper/{slug}": {"cache": False, "persist": True}}], \
+            "outputs persist: DVC must not delete the committed results before a stage runs"
         assert stage["params"] == [f"papers.{slug}"]
         missing = set(code_dependencies(slug, ROOT)) - set(stage["deps"])
         assert not missing, f"dvc.yaml stage {slug}: deps lack {sorted(missing)}"

@@ -6,7 +6,7 @@ import pytest
 from numba import njit
 
 from repro.replay import Add, Remove, Simulation, make_router, simulate
-from repro.replay.scenarios import random_trace, toy_latency
+from replay_scenarios import random_trace, toy_latency
 from repro.replay.state import ACTIVE, DRAINING, OFF, STATUS_NAMES
 from repro.traces import Trace
 

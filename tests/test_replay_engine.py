@@ -8,7 +8,7 @@ from numba import njit
 from repro.replay import (Add, QueuePolicy, Remove, Simulation, make_plug, make_router, policies, rpm_throttle, vtc,
                           workload_priority)
 from repro.replay.reference import ReferenceSimulation
-from repro.replay.scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
+from replay_scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
 from repro.replay.state import (CLUSTER_FIELDS, C_CUR_INDEX, C_CUR_KIND, C_N_WOKEN, EV_ADMIT, EV_FINISH, FLAG_DROPPED,
                                 FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, G_NMEMBERS, IN_NRUN, IN_NWAIT, RQ_MODEL,
                                 RQ_POOL, decode_elapsed, group_index, kv_used, prefill_seconds)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from repro.replay import Simulation, make_router, rpm_throttle, vtc, workload_priority
 from repro.replay.reference import ReferenceSimulation
-from repro.replay.scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
+from replay_scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
 from repro.replay.state import (ACTIVE, DRAINING, FLAG_DROPPED, FLAG_PREEMPTED, FLAG_THROTTLED, IN_KVCAP, RQ_STATE,
                                 RS_HELD)
 

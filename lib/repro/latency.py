@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, nnls
 
+from repro import data
+
 COEFFICIENTS_PATH = Path(__file__).with_name("latency_coefficients.json")
 
 #: brief 01 §2 [code]: weight bytes, layers, hidden size. Llama-3.1-8B / Llama-3.2-3B are the C / D class.
@@ -234,7 +236,7 @@ def fit_latency_tables(paths) -> dict:
         "source": "github.com/shashwatj07/SageServe commit 0b95ca2d615b46fc1cf9e7d7d9783c0dcb3fac17, data/ "
                   "(perf_model_4_models.csv, Llama-3.1-8B-tp-{2,4}.csv, Llama-3.2-3B-tp-{2,4}.csv)",
         "licence": "MIT (SageServe repository); these coefficients are derived facts",
-        "regenerate": "REPRO_DATA_MIRROR=../shared/data python -m repro.data derive",
+        "regenerate": "REPRO_DATA_MIRROR=../shared/data python -m repro.tools.derive",
         "fit_form": {
             "prefill_s": "p0 + p1*tokens + p2*tokens**2, tokens = prompt_size*batch_size",
             "decode_step_s": "d0 + d1*batch + d2*context, context = batch*(prompt_size + (decode_steps-1)/2)",
@@ -252,8 +254,7 @@ def fit_latency_tables(paths) -> dict:
 
 def latency_paths() -> list[Path]:
     """The sageserve-perf CSVs through the data registry (mirror or fetched)."""
-    from repro.data import dataset, path
-    return [path("sageserve-perf", f.name) for f in dataset("sageserve-perf").files]
+    return [data.path("sageserve-perf", f.name) for f in data.dataset("sageserve-perf").files]
 
 
 def write_latency_coefficients(out: str | Path = COEFFICIENTS_PATH, paths=None) -> Path:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import platform
@@ -30,11 +31,15 @@ from pathlib import Path
 import yaml
 
 from repro import papers
-from repro.core.io import atomic_write_text
+from repro.core.io import atomic_write_text, umask_mode
 from repro.papers import ParameterError, repo_root
+from repro.papers.config import load_yaml
 
 RUNNER_PARAMETERS = ("out_dir",)
 """Notebook parameters that the runner sets itself; they are not in params.yaml."""
+
+PER_FILE_PACKAGES = ("papers",)
+"""Subpackages whose modules count one by one as stage dependencies (one module per paper)."""
 
 RECORDED_PACKAGES = ("numpy", "numba", "scipy", "pandas", "matplotlib", "mip", "statsmodels",
                      "scikit-learn", "dask", "papermill", "dvc")
@@ -62,14 +67,18 @@ def _parse_assignment(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise ParameterError(f"--set {text!r}: expected NAME=VALUE")
     name, value = text.split("=", 1)
-    return name.strip(), yaml.safe_load(value)
+    return name.strip(), load_yaml(value)
 
 
-def resolve_parameters(slug: str, root: Path, scale=None, seed=None, assignments=()) -> dict:
-    """params.yaml's ``papers.<slug>`` (smoke overrides at smoke scale, then the CLI's), checked by the paper's Config."""
+def resolve_parameters(slug: str, root: Path, scale=None, seed=None, assignments=(), config_class=None) -> dict:
+    """params.yaml's ``papers.<slug>`` (smoke overrides at smoke scale, then the CLI's), checked by the paper's Config.
+
+    ``config_class`` defaults to ``repro.papers.<slug>.Config``.
+    """
     overrides = dict(_parse_assignment(a) for a in assignments)
     params = papers.resolve_parameters(slug, root, scale=scale, seed=seed, overrides=overrides)
-    papers.paper_module(slug).Config.from_params(params, where=f"params.yaml papers.{slug}")
+    config_class = config_class or papers.paper_module(slug).Config
+    config_class.from_params(params, where=f"params.yaml papers.{slug}")
     return params
 
 
@@ -106,8 +115,9 @@ def _module_file(name: str, lib: Path) -> Path:
 def code_dependencies(slug: str, root: Path) -> list[str]:
     """The library paths notebooks/<slug>.ipynb depends on: its ``repro`` imports, followed transitively.
 
-    A subpackage counts as its folder (``lib/repro/pg``), a top-level module as its file; the package's
-    own ``__init__.py`` always counts. This is what the paper's stage in dvc.yaml must list as deps.
+    A subpackage counts as its folder (``lib/repro/pg``), a top-level module as its file, and a module of
+    :data:`PER_FILE_PACKAGES` as its own file (a change to one paper's module reruns that paper only); the
+    package's own ``__init__.py`` always counts. This is what the paper's stage in dvc.yaml must list as deps.
     """
     lib = root / "lib" / "repro"
     pending = sorted(_imported_repro_modules(_notebook_source(root / "notebooks" / f"{slug}.ipynb"), lib))
@@ -128,6 +138,8 @@ def code_dependencies(slug: str, root: Path) -> list[str]:
         parts = name.split(".")
         if len(parts) == 1:
             deps.add("lib/repro/__init__.py")
+        elif parts[1] in PER_FILE_PACKAGES:
+            deps.add(_module_file(name, lib).relative_to(root).as_posix())
         elif (lib / parts[1]).is_dir():
             deps.add(f"lib/repro/{parts[1]}")
         else:
@@ -165,6 +177,43 @@ def run_record(slug: str, params: dict, runtime_s: float, started: datetime, roo
             "packages": _versions()}
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner(folder: Path) -> int | None:
+    """The pid in a work folder's name ``.<out>.new-<pid>-<random>`` or ``.<out>.old-<pid>``."""
+    tail = folder.name.rsplit(".", 1)[-1].split("-")
+    return int(tail[1]) if len(tail) > 1 and tail[1].isdigit() else None
+
+
+def recover_interrupted(out: Path) -> None:
+    """Clean up after a runner that was killed: restore ``out`` if it was mid-swap, drop its work folders.
+
+    A run that was killed (SIGKILL, power loss) leaves ``.<out>.new-<pid>-*`` (a half-written result) and,
+    if it died inside the swap, ``.<out>.old-<pid>`` (the previous result) with ``out`` missing.
+    Folders of runners that are still alive are left alone.
+    """
+    for folder in sorted(out.parent.glob(f".{out.name}.old-*")):
+        pid = _owner(folder)
+        if pid is None or _pid_alive(pid):
+            continue
+        if out.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            os.replace(folder, out)
+    for folder in out.parent.glob(f".{out.name}.new-*"):
+        pid = _owner(folder)
+        if pid is not None and not _pid_alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _replace_folder(new: Path, out: Path) -> None:
     """Swap ``new`` into place as ``out``; the old folder is removed only after the swap."""
     old = None
@@ -176,20 +225,46 @@ def _replace_folder(new: Path, out: Path) -> None:
         shutil.rmtree(old)
 
 
-def default_out(slug: str, root: Path, customised: bool, params: dict) -> Path:
-    """paper/<slug> for the committed configuration, runs/<slug>/<scale>-seed<seed> for any other."""
-    if not customised:
+def run_folder_name(params: dict, overrides: dict) -> str:
+    """``<scale>-seed<seed>`` plus every other override, so runs that differ never share a folder."""
+    parts = [f"{params['scale']}-seed{params.get('seed', 0)}"]
+    parts += [f"{name}={json.dumps(value, separators=(',', ':'))}" for name, value in sorted(overrides.items())
+              if name not in ("scale", "seed")]
+    name = "-".join(parts)
+    safe = "".join(c if c.isalnum() or c in "-_=.,+" else "_" for c in name)
+    if len(safe) > 120:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        safe = f"{parts[0]}-{digest}"
+    return safe
+
+
+def default_out(slug: str, root: Path, params: dict, overrides: dict) -> Path:
+    """paper/<slug> for the committed configuration, runs/<slug>/<run folder name> for any other."""
+    if not overrides:
         return root / "paper" / slug
-    return root / "runs" / slug / f"{params['scale']}-seed{params.get('seed', 0)}"
+    return root / "runs" / slug / run_folder_name(params, overrides)
+
+
+def _new_work_folder(out: Path) -> Path:
+    """A fresh ``.<out>.new-<pid>-*`` beside ``out``, with the permissions of an ordinary folder."""
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-{os.getpid()}-", dir=out.parent))
+    os.chmod(work, umask_mode(0o777))
+    return work
 
 
 def run_notebook(slug: str, params: dict, out: Path, root: Path, progress: bool = True) -> Path:
-    """Execute notebooks/<slug>.ipynb with ``params`` and replace ``out`` with its outputs."""
+    """Execute notebooks/<slug>.ipynb with ``params`` and replace ``out`` with its outputs.
+
+    The notebook writes into a work folder beside ``out``; only a run that finished and wrote
+    metrics.json is swapped into place. Ctrl-C or a failing cell removes the work folder and leaves
+    ``out`` as it was; after a SIGKILL the next run cleans up (:func:`recover_interrupted`).
+    """
     import papermill
 
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    recover_interrupted(out)
+    work = _new_work_folder(out)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     executed = work / f"{slug}.ipynb"
     try:
@@ -239,8 +314,9 @@ def main(argv=None) -> int:
     if args.command == "params":
         print(yaml.safe_dump(params, sort_keys=False), end="")
         return 0
-    customised = args.scale is not None or args.seed is not None or bool(args.assignments)
-    out = args.out or default_out(args.slug, root, customised, params)
+    overrides = {"scale": args.scale, "seed": args.seed, **dict(_parse_assignment(a) for a in args.assignments)}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    out = args.out or default_out(args.slug, root, params, overrides)
     try:
         written = run_notebook(args.slug, params, out, root, progress=not args.no_progress)
     except RuntimeError as err:

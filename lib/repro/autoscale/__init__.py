@@ -12,7 +12,7 @@
 from repro.autoscale.arbiters import (Arbiter, Chiron, HourPlan, LongTermImmediate, LongTermQuota, Reactive,
                                       threshold_steps)
 from repro.autoscale.metrics import (effective_memory_util, gpu_hours, instance_hours_by, memory_util_samples,
-                                     overhead_gpu_hours, request_stats, run_summary, savings_pct, utility_per_day)
+                                     overhead_gpu_hours, request_stats, run_summary, utility_per_day)
 from repro.autoscale.planner import HourlyPlanner, hourly_forecasts, hourly_niw_max_prompt, minute_series
 from repro.autoscale.runner import (ScalingExecutor, ServeConfig, Strategy, StrategyRun, build_simulation,
                                     make_strategies, run_strategy)
@@ -24,4 +24,4 @@ __all__ = ["Arbiter", "Chiron", "EndpointView", "HourPlan", "HourlyPlanner", "Lo
            "Strategy", "StrategyRun", "build_simulation", "effective_memory_util", "endpoint_view", "gpu_hours",
            "hourly_forecasts", "hourly_niw_max_prompt", "instance_hours_by", "make_strategies",
            "memory_util_samples", "minute_series", "overhead_gpu_hours", "request_stats", "run_strategy",
-           "run_summary", "savings_pct", "threshold_steps", "utility_per_day"]
+           "run_summary", "threshold_steps", "utility_per_day"]

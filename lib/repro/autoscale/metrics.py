@@ -148,7 +148,3 @@ def run_summary(run, n_regions: int, n_models: int, gpus: int = GPUS_PER_INSTANC
         "iw_finished": req["iw_finished"], "niw_finished": req["niw_finished"],
     }
 
-
-def savings_pct(value: float, baseline: float) -> float:
-    """(baseline − value) / baseline in %."""
-    return float(100.0 * (baseline - value) / baseline) if baseline else float("nan")

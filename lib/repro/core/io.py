@@ -10,14 +10,25 @@ import tempfile
 from pathlib import Path
 
 
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` less the process's umask: what ``open`` or ``mkdir`` would give a new file or folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename it."""
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename it.
+
+    The file gets the permissions an ordinary new file would (mkstemp's are owner-only).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, umask_mode(0o666))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from repro.traces.layout import Trace
+from repro.core.trace import Trace
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 _INT32_MAX = np.iinfo(np.int32).max

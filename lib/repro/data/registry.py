@@ -1,39 +1,55 @@
 """Registry of the public datasets the project reads, and how to get them (DESIGN.md "Data policy").
 
-Each dataset has files with a public URL, a sha256 and a licence. :func:`path` resolves a file from
-``$REPRO_DATA_MIRROR/<name>/<file>`` when the mirror is set (checksum verified), else from
-``data/<name>/<file>`` under the repository root when it was fetched; otherwise it raises
-:class:`DataUnavailableError` saying how to fetch. :func:`fetch` downloads with urllib to a temporary
-file, verifies the checksum and renames it into place, so nothing half-written is ever left behind.
+Every registered file has a public URL, a sha256 and (through its dataset) a licence. Downloads go
+through `pooch <https://www.fatiando.org/pooch>`_: one :class:`pooch.Pooch` per dataset, whose registry
+is the files' sha256 and whose URLs are the files' addresses; pooch streams into a temporary file beside
+the target, checks the hash and only then moves it into place, so nothing half-written is left behind.
+
+Where a file is read from, in order (:func:`path`):
+
+1. ``$REPRO_DATA_MIRROR/<name>/<file>`` when the variable is set and the file is there (CI and offline
+   machines: a folder laid out like ``../shared/data``);
+2. ``data/<name>/<file>`` under the repository root (or ``$REPRO_DATA_DIR/<name>/<file>``), where
+   :func:`fetch` puts it.
+
+A file found in either place is checked against its registered sha256 (once per size and modification
+time): a mismatch raises :class:`ChecksumError` naming the file, the expected and the found digest,
+everywhere (:func:`path`, :func:`available`, :func:`fetch`); it is never read as "not available".
+No file in either place raises :class:`DataUnavailableError` saying how to get it.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tempfile
-import urllib.request
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+import pooch
+from pooch.downloaders import choose_downloader
 
 MIRROR_ENV = "REPRO_DATA_MIRROR"
 DATA_DIR_ENV = "REPRO_DATA_DIR"
 
 
 class DataUnavailableError(FileNotFoundError):
-    """A registered file is neither in the mirror nor fetched."""
+    """A registered file is neither in the mirror nor fetched (or could not be fetched)."""
 
 
 class ChecksumError(ValueError):
     """A file's sha256 differs from the registered one."""
 
+    def __init__(self, file, expected: str, found: str):
+        self.file, self.expected, self.found = str(file), expected, found
+        super().__init__(f"{file}: sha256 {found} differs from the registered sha256 {expected}; "
+                         "the file is corrupt or a different version")
+
 
 @dataclass(frozen=True)
 class DataFile:
     name: str                 # file name inside the dataset folder
-    urls: tuple[str, ...]     # public addresses, tried in order
-    sha256: str | None        # None: not pinned (file too large to mirror); fetch prints the computed hash
+    url: str                  # public address
+    sha256: str | None        # None: not pinned (file too large to mirror); fetch warns with the computed hash
     rows: int | None = None   # data rows, for information
 
 
@@ -41,7 +57,7 @@ class DataFile:
 class Dataset:
     name: str
     files: tuple[DataFile, ...]
-    licence: str
+    licence: str              # the licence of every file of the dataset
     licence_url: str
     source: str
     description: str
@@ -52,20 +68,26 @@ class Dataset:
                 return f
         raise KeyError(f"dataset {self.name!r} has no file {name!r}; registered files: {[f.name for f in self.files]}")
 
+    def pooch(self, folder: Path) -> pooch.Pooch:
+        """The pooch registry of this dataset's files, downloading into ``folder``."""
+        return pooch.create(path=folder, base_url="",
+                            registry={f.name: f"sha256:{f.sha256}" if f.sha256 else None for f in self.files},
+                            urls={f.name: f.url for f in self.files})
+
 
 _AZURE_COMMIT = "b469a113cedca53ddc3bdea71a143dc4b7d8700c"
-_AZURE_RAW = "https://raw.githubusercontent.com/Azure/AzurePublicDataset"
+_AZURE_RAW = f"https://raw.githubusercontent.com/Azure/AzurePublicDataset/{_AZURE_COMMIT}/data"
 _SAGE_COMMIT = "0b95ca2d615b46fc1cf9e7d7d9783c0dcb3fac17"
 _SAGE_RAW = f"https://raw.githubusercontent.com/shashwatj07/SageServe/{_SAGE_COMMIT}/data"
 _AZURE_BLOB = "https://azurepublicdatasettraces.blob.core.windows.net/azurellminfererencetrace"
 
 
 def _azure_file(name: str, sha256: str, rows: int) -> DataFile:
-    return DataFile(name, (f"{_AZURE_RAW}/{_AZURE_COMMIT}/data/{name}", f"{_AZURE_RAW}/master/data/{name}"), sha256, rows)
+    return DataFile(name, f"{_AZURE_RAW}/{name}", sha256, rows)
 
 
 def _sage_file(name: str, sha256: str, rows: int) -> DataFile:
-    return DataFile(name, (f"{_SAGE_RAW}/{name}",), sha256, rows)
+    return DataFile(name, f"{_SAGE_RAW}/{name}", sha256, rows)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -86,8 +108,8 @@ DATASETS: dict[str, Dataset] = {
     "azure-llm-2024": Dataset(
         name="azure-llm-2024",
         files=(
-            DataFile("AzureLLMInferenceTrace_code_1week.csv", (f"{_AZURE_BLOB}/AzureLLMInferenceTrace_code_1week.csv",), None),
-            DataFile("AzureLLMInferenceTrace_conv_1week.csv", (f"{_AZURE_BLOB}/AzureLLMInferenceTrace_conv_1week.csv",), None),
+            DataFile("AzureLLMInferenceTrace_code_1week.csv", f"{_AZURE_BLOB}/AzureLLMInferenceTrace_code_1week.csv", None),
+            DataFile("AzureLLMInferenceTrace_conv_1week.csv", f"{_AZURE_BLOB}/AzureLLMInferenceTrace_conv_1week.csv", None),
         ),
         licence="CC BY 4.0",
         licence_url="https://creativecommons.org/licenses/by/4.0/",
@@ -131,48 +153,45 @@ def data_dir() -> Path:
     return Path(env) if env else repo_root() / "data"
 
 
+def mirror_dir() -> Path | None:
+    env = os.environ.get(MIRROR_ENV)
+    return Path(env) if env else None
+
+
 def sha256_of(file: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(file, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return pooch.file_hash(str(file), alg="sha256")
 
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
 def _verify(file: Path, expected: str | None) -> None:
+    """Raise :class:`ChecksumError` unless ``file`` has the sha256 ``expected`` (None: not pinned)."""
     if expected is None:
         return
     st = file.stat()
     key = (str(file), st.st_size, st.st_mtime_ns)
-    digest = _VERIFIED.get(key) or sha256_of(file)
-    if digest != expected:
-        raise ChecksumError(f"{file}: sha256 {digest} differs from the registered {expected}; "
-                            "the file is corrupt or a different version")
-    _VERIFIED[key] = digest
+    found = _VERIFIED.get(key) or sha256_of(file)
+    if found != expected:
+        raise ChecksumError(file, expected, found)
+    _VERIFIED[key] = found
 
 
-def mirror_dir() -> Path | None:
-    env = os.environ.get(MIRROR_ENV)
-    return Path(env) if env else None
+def _mirror_file(name: str, file: str) -> Path | None:
+    mirror = mirror_dir()
+    candidate = mirror / name / file if mirror is not None else None
+    return candidate if candidate is not None and candidate.is_file() else None
 
 
 def path(name: str, file: str) -> Path:
-    """Local path of a registered file: from the mirror (verified), else data/<name>/<file> if fetched."""
-    ds = dataset(name)
-    entry = ds.file(file)
-    mirror = mirror_dir()
-    if mirror is not None:
-        candidate = mirror / name / file
-        if candidate.is_file():
+    """Local path of a registered file: from the mirror, else data/<name>/<file> if fetched (sha256 checked)."""
+    entry = dataset(name).file(file)
+    local = data_dir() / name / file
+    for candidate in (_mirror_file(name, file), local):
+        if candidate is not None and candidate.is_file():
             _verify(candidate, entry.sha256)
             return candidate
-    local = data_dir() / name / file
-    if local.is_file():
-        _verify(local, entry.sha256)
-        return local
+    mirror = mirror_dir()
     where = f"the mirror {mirror / name / file} nor " if mirror is not None else ""
     raise DataUnavailableError(
         f"{name}/{file} is neither in {where}{local}. Fetch it with `python -m repro.data fetch {name}` "
@@ -180,27 +199,49 @@ def path(name: str, file: str) -> Path:
 
 
 def available(name: str, file: str | None = None) -> bool:
-    """True if the file (or every file of the dataset) resolves through :func:`path`."""
+    """True if the file (or every file of the dataset) resolves through :func:`path`, False if it is absent.
+
+    A file that is present with the wrong sha256 raises :class:`ChecksumError`: it is an error, not absence.
+    """
     files = [file] if file else [f.name for f in dataset(name).files]
     try:
         for f in files:
             path(name, f)
-    except (DataUnavailableError, ChecksumError):
+    except DataUnavailableError:
         return False
     return True
 
 
-def fetch(name: str, *, dest: Path | None = None, opener=None, force: bool = False) -> list[Path]:
-    """Download every file of dataset ``name`` into ``dest`` (default data/<name>/).
+def _copy_from(source: Path):
+    """A pooch downloader that copies ``source`` (a mirror file) instead of going to the network."""
+    def copy(url, output_file, pooch_instance, check_only=False):
+        shutil.copyfile(source, output_file)
+    return copy
 
-    Copies from $REPRO_DATA_MIRROR when set and the file is there, else downloads its URLs in order with
-    ``opener`` (default urllib.request.urlopen). Each file goes to a temporary file in the destination
-    folder, is checked against its sha256, then renamed; on any failure nothing is left behind.
+
+def _checked(download, expected: str | None, label: str):
+    """Wrap a pooch downloader so a wrong sha256 raises our :class:`ChecksumError` naming ``label``."""
+    def checked(url, output_file, pooch_instance, check_only=False):
+        download(url, output_file, pooch_instance)
+        if expected is not None:
+            found = sha256_of(output_file)
+            if found != expected:
+                raise ChecksumError(label, expected, found)
+    return checked
+
+
+def fetch(name: str, *, dest: Path | None = None, force: bool = False, downloader=None) -> list[Path]:
+    """Put every file of dataset ``name`` into ``dest`` (default data/<name>/) and return their paths.
+
+    A file already in ``dest`` is checked; with the wrong sha256 it raises :class:`ChecksumError`
+    unless ``force`` (then it is fetched again). A missing file is copied from ``$REPRO_DATA_MIRROR``
+    when the mirror has it, else downloaded from its URL by pooch (``downloader``: a pooch downloader,
+    default chosen from the URL). Downloaded or copied content with the wrong sha256 raises
+    :class:`ChecksumError` and leaves nothing behind; a failed download raises :class:`DataUnavailableError`.
     """
     ds = dataset(name)
     dest = Path(dest) if dest is not None else data_dir() / name
-    dest.mkdir(parents=True, exist_ok=True)
-    opener = opener or urllib.request.urlopen
+    registry = ds.pooch(dest)
     out = []
     for entry in ds.files:
         target = dest / entry.name
@@ -208,40 +249,17 @@ def fetch(name: str, *, dest: Path | None = None, opener=None, force: bool = Fal
             _verify(target, entry.sha256)
             out.append(target)
             continue
-        mirror = mirror_dir()
-        sources: list[str | Path] = []
-        if mirror is not None and (mirror / name / entry.name).is_file():
-            sources.append(mirror / name / entry.name)
-        sources.extend(entry.urls)
-        errors = []
-        for src in sources:
-            try:
-                _download(src, target, entry.sha256, opener)
-                break
-            except (OSError, ChecksumError) as exc:  # URLError is an OSError
-                errors.append(f"{src}: {exc}")
-        else:
-            raise OSError(f"could not fetch {name}/{entry.name}:\n  " + "\n  ".join(errors))
+        mirrored = _mirror_file(name, entry.name)
+        source = _copy_from(mirrored) if mirrored is not None else downloader or choose_downloader(entry.url)
+        label = f"{mirrored or entry.url} ({name}/{entry.name})"
+        try:
+            registry.fetch(entry.name, downloader=_checked(source, entry.sha256, label))
+        except ChecksumError:
+            raise
+        except OSError as exc:  # requests' errors are OSErrors too
+            raise DataUnavailableError(f"could not fetch {name}/{entry.name} from {entry.url}: {exc}") from exc
         if entry.sha256 is None:
-            warnings.warn(f"{name}/{entry.name} has no registered sha256; fetched file has sha256 {sha256_of(target)}",
-                          stacklevel=2)
+            warnings.warn(f"{name}/{entry.name} has no registered sha256; the fetched file has sha256 "
+                          f"{sha256_of(target)}", stacklevel=2)
         out.append(target)
     return out
-
-
-def _download(src, target: Path, sha256: str | None, opener) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            if isinstance(src, Path):
-                with open(src, "rb") as fh:
-                    shutil.copyfileobj(fh, out, 1 << 20)
-            else:
-                with opener(src) as resp:
-                    shutil.copyfileobj(resp, out, 1 << 20)
-        _verify(Path(tmp), sha256)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

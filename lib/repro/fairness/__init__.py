@@ -2,17 +2,17 @@
 
 - :func:`scheduler` (schedulers.py): the queue policy of FCFS, RPM, VTC, WSC, OIT+VTC or FairServe (OIT+WSC) by
   name, for :class:`repro.replay.Simulation`; one numba policy (policy.py) with a pure-Python twin (reference.py).
+- :func:`replay` (schedulers.py): one scheduler on one workload, on brief 02's server.
 - :func:`make_workload`, :func:`server`, :func:`workload_params` (workload.py): the brief's workload calibrated to
   the server's capacity, app weights and OIT limits.
-- :func:`replay` (run.py): one scheduler on one workload.
 - metrics.py: service per tenant and time bin, backlog, service gaps, Jain's index, latency and throttling.
-- experiment.py: one seed of the notebook's comparison (workload, every scheduler, metrics), for repro.sweep.
+
+The paper's experiment (every scheduler on each replicate, claims) is :mod:`repro.papers.fairserve`.
 """
 from repro.fairness import metrics
 from repro.fairness.policy import counter_policy, counters
 from repro.fairness.reference import reference_policy
-from repro.fairness.run import Replay, replay
-from repro.fairness.schedulers import LABELS, SCHEDULERS, scheduler
+from repro.fairness.schedulers import LABELS, SCHEDULERS, Replay, replay, scheduler
 from repro.fairness.workload import (FairServeWorkload, app_weights, load_shape, make_workload, measure_capacity,
                                      server, workload_params)
 

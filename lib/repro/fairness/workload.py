@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from repro.core import seeds
 from repro.latency import LatencyModel, load_latency_model
 from repro.replay.simulation import Simulation
 from repro.traces import MultiTenantWorkload, Trace, generate_multitenant_trace
@@ -106,7 +107,8 @@ def make_workload(n_users: int = 2000, n_apps: int = 34, duration_s: float = 720
     """Generate the brief 02 workload with its peak call rate at ``load_peak`` x the server's capacity.
 
     ``tokens``: samplers per pool (``repro.traces.token_samplers(...)``; default the committed quantile tables).
-    ``latency``: the server (default :func:`server`). Same seed, same workload (the capacity replay is exact).
+    ``latency``: the server (default :func:`server`). Same seed, same workload (the capacity replay is exact);
+    the generator draws from ``seed`` and the thinning from the stream (seed, "thinning") of :mod:`repro.core.seeds`.
     """
     if not load_peak > 0 or not 0 < trough_ratio <= 1 or not period_s > 0:
         raise ValueError(f"load_peak > 0, 0 < trough_ratio <= 1, period_s > 0 expected, got {load_peak}, "
@@ -131,7 +133,7 @@ def make_workload(n_users: int = 2000, n_apps: int = 34, duration_s: float = 720
         n_int = int(trace.interaction.max()) + 1
         start = np.zeros(n_int)
         start[trace.interaction[first]] = trace.arrival[first]
-        u = np.random.default_rng(np.random.SeedSequence([seed, 2])).random(n_int)
+        u = seeds.rng(seed, "thinning").random(n_int)
         keep = u < load_shape(start, trough_ratio, period_s)
         trace = trace.take(keep[trace.interaction])
     base = dataclasses.replace(peak, trace=trace)

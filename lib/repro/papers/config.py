@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -31,10 +32,26 @@ def repo_root(start=None) -> Path:
     raise FileNotFoundError(f"no params.yaml in {here} or any folder above it: run from the repository")
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 numbers: ``1e9`` and ``1e-3`` are floats, not strings."""
+
+
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^[-+]?(?:(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+               |[0-9][0-9_]*[eE][-+]?[0-9]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str):
+    """Parse YAML text with YAML 1.2 numbers (params.yaml and ``--set NAME=VALUE``)."""
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
 def load_params_file(root: Path) -> dict:
     path = Path(root) / "params.yaml"
     try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        params = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise ParameterError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(params.get("papers"), dict):

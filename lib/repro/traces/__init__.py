@@ -1,11 +1,11 @@
 """Seeded synthetic request traces calibrated to public facts (briefs 01 SageServe, 02 FairServe, 03 Router).
 
-- :class:`Trace` (layout.py): the struct-of-arrays request trace every replay consumes.
+- :class:`Trace` (:mod:`repro.core.trace`, re-exported): the struct-of-arrays request trace every replay consumes.
 - :func:`generate_weekly_trace` (weekly.py): week-long multi-region, multi-model IW/NIW trace (brief 01).
 - :func:`generate_multitenant_trace` (multitenant.py): users x 34 applications with multi-call interactions (brief 02).
 - :func:`token_samplers` (tokens.py): prompt/output lengths from the 2023 Azure trace's quantile tables or the trace itself.
 """
-from repro.traces.layout import WORKLOAD_INTERACTIVE, WORKLOAD_NONINTERACTIVE, Trace, concatenate
+from repro.core.trace import WORKLOAD_INTERACTIVE, WORKLOAD_NONINTERACTIVE, Trace, concatenate
 from repro.traces.multitenant import AppTable, MultiTenantWorkload, UserTable, generate_multitenant_trace
 from repro.traces.tokens import EmpiricalTokens, QuantileTokens, empirical_tokens, quantile_tokens, token_samplers
 from repro.traces.weekly import (CLASS_SHAPE, RATE_TARGETS_2024, SLA_MIX, WEEK_S, arrival_rate, binned_load, calibration_rates,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repro.traces.layout import Trace
+from repro.core.trace import Trace
 from repro.traces.tokens import quantile_tokens
 
 #: brief 02 §5: (number of apps out of 34, min calls, max calls) per interaction.

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from repro.traces.layout import WORKLOAD_INTERACTIVE, WORKLOAD_NONINTERACTIVE, Trace
+from repro.core.trace import WORKLOAD_INTERACTIVE, WORKLOAD_NONINTERACTIVE, Trace
 from repro.traces.tokens import quantile_tokens
 
 DAY_S = 86400

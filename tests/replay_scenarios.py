@@ -1,4 +1,4 @@
-"""Small replay scenarios for tests and benchmarks of :mod:`repro.replay` (brief 01 §2 cluster shape,
+"""Small replay scenarios for the tests of :mod:`repro.replay` (brief 01 §2 cluster shape,
 scaled down): a toy latency model, random traces with every Trace field exercised, a scripted scaling
 controller, and an exact comparison of two replay results.
 """
@@ -8,7 +8,7 @@ import numpy as np
 
 from repro.latency import LatencyModel
 from repro.replay.simulation import Add, Remove, ReplayResult
-from repro.traces.layout import Trace
+from repro.traces import Trace
 
 RESULT_FIELDS = ("arrival", "admit", "first_token", "finish", "instance", "region", "flags", "n_preemptions")
 

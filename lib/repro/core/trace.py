@@ -4,6 +4,9 @@
 A :class:`Trace` is a struct of arrays with one row per request, sorted by arrival time. Dtypes are
 compact (about 40 bytes per request with three regions) so that ten million requests fit in memory
 together with the generators' temporaries.
+
+It lives in :mod:`repro.core` because both the loaders of public traces (:mod:`repro.data`) and the
+synthetic generators (:mod:`repro.traces`, which re-exports it) produce it.
 """
 from __future__ import annotations
 

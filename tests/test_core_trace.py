@@ -1,11 +1,11 @@
-"""Trace layout: defaults, dtypes, validation errors that name the field, slicing."""
+"""Trace layout (repro.core.trace): defaults, dtypes, validation errors that name the field, slicing."""
 import dataclasses
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from repro.traces import WORKLOAD_NONINTERACTIVE, Trace, concatenate
+from repro.core.trace import WORKLOAD_NONINTERACTIVE, Trace, concatenate
 
 
 def small(n=4, **kw):

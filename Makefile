@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
 PAPER  ?= heavy-tailed-pg
 SCALE  ?= smoke
 SEED   ?= 0
@@ -17,7 +18,12 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m repro.tools.warm    # compile every numba kernel once (cached per module)
 	touch $(STAMP)
+
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,lab]'
+	touch $(LAB_STAMP)
 
 install: $(STAMP)
 
@@ -27,7 +33,7 @@ repro: $(STAMP)          ## regenerate every figure, metrics.json and paper/REPO
 test: $(STAMP)           ## the whole test suite (unit, property, kernel-vs-reference, notebooks at smoke scale)
 	$(BIN)/python -m pytest
 
-lab: $(STAMP)            ## open the notebooks in JupyterLab: make lab LAB_ARGS="--ip 0.0.0.0 --port 8890 --no-browser"
+lab: $(LAB_STAMP)        ## open the notebooks in JupyterLab: make lab LAB_ARGS="--ip 0.0.0.0 --port 8890 --no-browser"
 	$(BIN)/jupyter lab notebooks/ $(LAB_ARGS)
 
 paper: $(STAMP)          ## one paper at a chosen scale and seed: make paper PAPER=heavy-tailed-pg SCALE=full SEED=3

@@ -31,3 +31,10 @@ def test_cupy_round_trip(monkeypatch):
     monkeypatch.setenv("REPRO_BACKEND", "cupy")
     xp = backend.array_module()
     assert backend.to_numpy(xp.arange(4) * 2).tolist() == [0, 2, 4, 6]
+
+
+def test_a_named_backend_overrides_the_environment(monkeypatch):
+    monkeypatch.setenv("REPRO_BACKEND", "cupy")
+    assert backend.array_module("numpy") is np
+    with pytest.raises(ValueError, match="'jax'"):
+        backend.array_module("jax")

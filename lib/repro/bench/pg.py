@@ -16,6 +16,11 @@ workload, their ratio, and a target [our choice] with whether it is met.
   steps, two GPOMDP estimates and an importance weight per episode, a restart batch of B0 = 50 every 20 iterations,
   the mirror step) with 1,024 seeds in one parallel numba call (best of 3), against the plain-Python/NumPy twin
   ``repro.pg.srma.srma_reference`` on the same update. Target: at least 100 times the twin's rate.
+* ``xp_rollout`` (only with ``--backend numpy|cupy``): environment steps per second of the array-namespace rollout
+  ``repro.pg.xp_rollout.rollouts_xp`` on that backend (4,096 Pendulum copies, Cauchy policy, theta = 0.1 on
+  [cos, sin, theta_dot, 1], 200 steps; best of 3 after a warm-up, the result copied back to the host), beside the
+  numba kernel ``repro.pg.rollouts`` on the same workload in the same run. No target: it reports where the GPU pays.
+  ``--backend cupy`` without a usable GPU stops with the backend's error before anything runs.
 """
 from __future__ import annotations
 
@@ -24,12 +29,14 @@ import time
 import numpy as np
 from numba import get_num_threads
 
+from repro.core import backend as array_backend
 from repro.pg import Policy, make_env, rollouts, srma
 from repro.pg.envs import EnvSpec
 from repro.pg.hpg import episode_reference
 from repro.pg.policies import ReferenceStream
 from repro.pg.rollout import Features
 from repro.pg.srma import srma_reference
+from repro.pg.xp_rollout import rollouts_xp
 
 SIGMA = 1.0
 TARGET_SPEEDUP = 100.0
@@ -127,6 +134,26 @@ def srma_entry(quick: bool = False) -> dict:
             "meets_target": bool(kernel_rate / reference_rate >= TARGET_SPEEDUP)}
 
 
-def run(quick: bool = False) -> dict:
-    """The three entries (``python -m repro.bench pg``)."""
-    return {"mountain_car": mountain_car_entry(quick), "pendulum": pendulum_entry(quick), "srma": srma_entry(quick)}
+def xp_rollout_entry(xp, quick: bool = False) -> dict:
+    """Steps per second of the array-namespace rollout on namespace ``xp`` and of the numba rollout kernel, on the same
+    Pendulum workload (module docstring), and their ratio."""
+    n, n_steps = (256, 20) if quick else (4096, 200)
+    env, policy, theta = make_env("pendulum"), Policy("cauchy", SIGMA), np.full(4, 0.1)
+    rollouts(env, policy, theta, 2, seed=0, n_steps=2)                 # compile or load from the cache
+    rollouts_xp(env, policy, theta, 2, seed=0, n_steps=2, xp=xp)       # CuPy compiles its kernels on first use
+    numba_rate = best_rate(lambda r: int(rollouts(env, policy, theta, n, seed=r, n_steps=n_steps).length.sum()))
+    xp_rate = best_rate(lambda r: int(array_backend.to_numpy(
+        rollouts_xp(env, policy, theta, n, seed=r, n_steps=n_steps, xp=xp).length).sum()))
+    return {"workload": f"Pendulum-v1, Cauchy policy on [obs, 1], {n} copies x {n_steps} steps", "unit": "env steps/s",
+            "backend": xp.__name__, "copies": n, "numba_threads": get_num_threads(), "xp_rate": round(xp_rate),
+            "numba_rate": round(numba_rate), "xp_over_numba": round(xp_rate / numba_rate, 3)}
+
+
+def run(quick: bool = False, backend: str | None = None) -> dict:
+    """The three numba entries (``python -m repro.bench pg``), and with ``backend`` ('numpy' or 'cupy';
+    ``--backend``) the array-namespace rollout on it; an unusable backend raises before anything runs."""
+    xp = array_backend.array_module(backend) if backend is not None else None
+    out = {"mountain_car": mountain_car_entry(quick), "pendulum": pendulum_entry(quick), "srma": srma_entry(quick)}
+    if xp is not None:
+        out["xp_rollout"] = xp_rollout_entry(xp, quick)
+    return out

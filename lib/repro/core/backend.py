@@ -12,12 +12,14 @@ import numpy as np
 BACKENDS = ("numpy", "cupy")
 
 
-def requested_backend() -> str:
-    """The backend named by ``REPRO_BACKEND`` (default ``numpy``); an unknown name is an error."""
-    name = os.environ.get("REPRO_BACKEND", "numpy").strip().lower()
-    if name not in BACKENDS:
-        raise ValueError(f"REPRO_BACKEND={name!r}: expected one of {BACKENDS}")
-    return name
+def requested_backend(name: str | None = None) -> str:
+    """``name``, or when it is None the backend named by ``REPRO_BACKEND`` (default ``numpy``); an unknown name is
+    an error."""
+    chosen = os.environ.get("REPRO_BACKEND", "numpy") if name is None else name
+    chosen = chosen.strip().lower()
+    if chosen not in BACKENDS:
+        raise ValueError(f"REPRO_BACKEND={chosen!r}: expected one of {BACKENDS}")
+    return chosen
 
 
 def gpu_available() -> bool:
@@ -29,12 +31,14 @@ def gpu_available() -> bool:
         return False
 
 
-def array_module():
-    """``numpy`` or ``cupy`` as requested; asking for CuPy without a usable GPU is an error, not a silent fallback."""
-    if requested_backend() == "numpy":
+def array_module(name: str | None = None):
+    """``numpy`` or ``cupy`` as requested (``name``, else ``REPRO_BACKEND``); asking for CuPy without a usable GPU
+    is an error, not a silent fallback."""
+    if requested_backend(name) == "numpy":
         return np
     if not gpu_available():
-        raise RuntimeError("REPRO_BACKEND=cupy but CuPy or a CUDA device is not available "
+        raise RuntimeError("the cupy backend was requested (REPRO_BACKEND=cupy or --backend cupy) but CuPy or a CUDA "
+                           "device is not available "
                            "(install the 'gpu' extra: pip install -e .[gpu])")
     import cupy
     return cupy

@@ -1,25 +1,29 @@
 """repro.replay: the numba engine equals the pure-Python reference exactly (same floats, same order) across
-KV reserve policies, chunked prefill, routers, queue policies, closed loop, scaling actions and deferred
-routing; hand-computed timings; results do not depend on the chunking of the replay."""
+KV reserve policies, chunked prefill, routers, queue policies (workload priority here, the per-tenant schedulers of
+repro.fairness against their plain-Python twin), closed loop, scaling actions and deferred routing; hand-computed
+timings; results do not depend on the chunking of the replay."""
 import numpy as np
 import pytest
 from numba import njit
 
-from repro.replay import (Add, QueuePolicy, Remove, Simulation, make_plug, make_router, policies, rpm_throttle, vtc,
-                          workload_priority)
+from repro import fairness
+from repro.replay import Add, QueuePolicy, Remove, Simulation, make_plug, make_router, policies, workload_priority
 from repro.replay.reference import ReferenceSimulation
 from replay_scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
-from repro.replay.state import (CLUSTER_FIELDS, C_CUR_INDEX, C_CUR_KIND, C_N_WOKEN, EV_ADMIT, EV_FINISH, FLAG_DROPPED,
-                                FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, G_NMEMBERS, IN_NRUN, IN_NWAIT, RQ_MODEL,
+from repro.replay.state import (CLUSTER_FIELDS, C_CUR_INDEX, C_CUR_KIND, C_N_WOKEN, EV_ADMIT, EV_FINISH, FLAG_ABORTED,
+                                FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, G_NMEMBERS, IN_NRUN, IN_NWAIT, RQ_MODEL,
                                 RQ_POOL, decode_elapsed, group_index, kv_used, prefill_seconds)
 from repro.traces import Trace
 
 
-def run_both(trace, latency, instances, *, actions=None, interval=5.0, until=None, **options):
-    """Run the engine and the reference on the same input; assert they agree exactly; return the engine's result."""
+def run_both(trace, latency, instances, *, actions=None, interval=5.0, until=None, twin=None, **options):
+    """Run the engine and the reference on the same input; assert they agree exactly; return the engine's result.
+    ``twin``: the plain-Python twin of ``options["queue_policy"]`` (a :func:`repro.fairness.reference_policy`) that
+    the reference runs instead of the policy's own hooks; then the policy states agree in their counters."""
     out = []
     for cls in (Simulation, ReferenceSimulation):
-        sim = cls(trace, latency, instances, **options)
+        opts = dict(options, queue_policy=twin) if cls is ReferenceSimulation and twin is not None else options
+        sim = cls(trace, latency, instances, **opts)
         res = sim.run(scripted_controller(actions or {}), interval=interval, until=until)
         out.append((sim, res))
     (sa, a), (sb, b) = out
@@ -32,6 +36,9 @@ def run_both(trace, latency, instances, *, actions=None, interval=5.0, until=Non
             x, y = np.delete(x, [C_N_WOKEN, C_CUR_KIND, C_CUR_INDEX]), np.delete(y, [C_N_WOKEN, C_CUR_KIND, C_CUR_INDEX])
         n = sa.n_instances if name in ("inst", "instf") else None
         assert np.array_equal(x[:n], y[:n], equal_nan=True), name
+    if twin is not None:
+        assert np.array_equal(fairness.counters(sa.queue_policy), fairness.counters(sb.queue_policy))
+        return a, sa
     for p, q in zip(sa.queue_policy.state, sb.queue_policy.state):
         assert np.array_equal(p, q, equal_nan=True)
     return a, sa
@@ -51,9 +58,6 @@ CONFIGS = {
     "least_tokens": dict(router=make_router("least_tokens", "sageserve", region_threshold=0.3)),
     "least_kv_on_demand": dict(router=make_router("least_kv"), reserve="on_demand"),
     "priority_gate": dict(queue_policy=workload_priority(0.3)),
-    "vtc": dict(queue_policy=vtc(4)),
-    "vtc_on_demand_chunked": dict(queue_policy=vtc(4, 1.0, 3.0), reserve="on_demand", chunk_tokens=128),
-    "rpm": dict(queue_policy=rpm_throttle(4, 3)),
     "siloed": dict(workload_pool=(0, 1)),
 }
 
@@ -77,10 +81,50 @@ def test_preemption_and_drops_under_tight_on_demand_kv():
     assert (res.n_preemptions > 0).sum() == ((res.flags & FLAG_PREEMPTED) != 0).sum()
 
 
+# the per-tenant schedulers of repro.fairness drive one instance (brief 02 §2): a one-model, one-region trace
+FAIR_TRACE = random_trace(6, 200, n_models=1, n_regions=1, duration=25.0)
+FAIR_LAT = toy_latency(1, kv_capacity=3000)
+#: name -> (scheduler, its parameters, simulation options); random_trace draws apps 0..2
+FAIRNESS = {
+    "vtc": ("vtc", dict(), dict()),
+    "vtc_on_demand_chunked": ("vtc", dict(w_output=3.0), dict(reserve="on_demand", chunk_tokens=128)),
+    "rpm": ("rpm", dict(rpm=3), dict()),
+    "fairserve": ("fairserve", dict(app_weight=[1.0, 2.0, 0.5], app_system_tokens=[0.0, 50.0, 200.0],
+                                    user_limit=4000.0, hol_delay=0.5), dict(chunk_tokens=96)),
+}
+
+
+def fairness_policy(name, trace, **params):
+    """Scheduler ``name`` of repro.fairness sized for ``trace`` (4 tenants, 3 apps)."""
+    params = {"app_weight": np.ones(3), **params}
+    return fairness.scheduler(name, n_tenants=4, n_requests=len(trace), **params)
+
+
+@pytest.mark.parametrize("name", list(FAIRNESS))
+def test_engine_equals_reference_with_fairness_schedulers(name):
+    scheduler, params, opts = FAIRNESS[name]
+    pol = fairness_policy(scheduler, FAIR_TRACE, **params)
+    res, sim = run_both(FAIR_TRACE, FAIR_LAT, np.ones((1, 1), int), queue_policy=pol,
+                        twin=fairness.reference_policy(pol), max_batch=6, resolution=2.5, **opts)
+    assert res.finished.sum() + res.dropped.sum() + res.throttled.sum() == len(FAIR_TRACE)
+    if scheduler == "vtc":
+        assert (fairness.counters(sim.queue_policy) > 0).all()
+    else:
+        assert res.throttled.any()
+
+
 def test_closed_loop_and_exact_ties():
     trace = random_trace(3, 150, duration=10.0, interactions=True, grid=0.25)
     run_both(trace, LAT, np.ones((2, 2), int), think_time=0.25, max_batch=4, resolution=1.0,
-             queue_policy=rpm_throttle(4, 2), actions={5.0: [Add(0, 1, 1, 0.0)]})
+             queue_policy=workload_priority(0.3), actions={5.0: [Add(0, 1, 1, 0.0)]})
+
+
+def test_closed_loop_throttling_aborts_interactions():
+    trace = random_trace(3, 150, n_models=1, n_regions=1, duration=10.0, interactions=True, grid=0.25)
+    pol = fairness_policy("rpm", trace, rpm=2)
+    res, _ = run_both(trace, FAIR_LAT, np.ones((1, 1), int), think_time=0.25, max_batch=4, resolution=1.0,
+                      queue_policy=pol, twin=fairness.reference_policy(pol))
+    assert res.throttled.any() and ((res.flags & FLAG_ABORTED) != 0).any()
 
 
 def test_lattice_latencies_make_boundaries_coincide_with_arrivals():

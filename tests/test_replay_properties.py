@@ -7,7 +7,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from repro.replay import Simulation, make_router, rpm_throttle, vtc, workload_priority
+from repro import fairness
+from repro.replay import Simulation, make_router, workload_priority
 from repro.replay.reference import ReferenceSimulation
 from replay_scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
 from repro.replay.state import (ACTIVE, DRAINING, FLAG_DROPPED, FLAG_PREEMPTED, FLAG_THROTTLED, IN_KVCAP, RQ_STATE,
@@ -15,8 +16,12 @@ from repro.replay.state import (ACTIVE, DRAINING, FLAG_DROPPED, FLAG_PREEMPTED, 
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-POLICIES = {"fcfs": lambda: None, "priority": lambda: workload_priority(0.4), "vtc": lambda: vtc(4),
-            "rpm": lambda: rpm_throttle(4, 2)}
+#: name -> queue policy for a trace of n requests (4 tenants, 3 apps as random_trace draws them)
+POLICIES = {"fcfs": lambda n: None, "priority": lambda n: workload_priority(0.4),
+            "vtc": lambda n: fairness.scheduler("vtc", n_tenants=4, n_requests=n, app_weight=np.ones(3)),
+            "rpm": lambda n: fairness.scheduler("rpm", n_tenants=4, n_requests=n, app_weight=np.ones(3), rpm=2)}
+#: the schedulers of repro.fairness: they drive one instance (no scaling); the reference runs their Python twin
+ONE_INSTANCE = {"vtc", "rpm"}
 ROUTERS = {"rr": ("round_robin", "first"), "jsq": ("shortest_queue", "sageserve"), "tokens": ("least_tokens", "first"),
            "kv": ("least_kv", "sageserve")}
 
@@ -32,11 +37,16 @@ def replay(cls, s):
     trace = random_trace(s["seed"], s["n"], n_models=s["n_models"], n_regions=s["n_regions"], duration=8.0,
                          prompt=(1, 300), output=(1, 120), interactions=s["closed"])
     pools = 2 if s["siloed"] else 1
-    instances = np.full((s["n_models"], s["n_regions"], pools), s["n_inst"])
-    instances[0, 0, 0] = max(1, s["n_inst"])
-    actions = random_actions(s["seed"], [2.0, 4.0, 6.0], s["n_models"], s["n_regions"], pools) if s["scaling"] else {}
+    one = s["policy"] in ONE_INSTANCE
+    instances = np.full((s["n_models"], s["n_regions"], pools), 0 if one else s["n_inst"])
+    instances[0, 0, 0] = 1 if one else max(1, s["n_inst"])
+    scaling = s["scaling"] and not one
+    actions = random_actions(s["seed"], [2.0, 4.0, 6.0], s["n_models"], s["n_regions"], pools) if scaling else {}
+    policy = POLICIES[s["policy"]](len(trace))
+    if one and cls is ReferenceSimulation:
+        policy = fairness.reference_policy(policy)
     sim = cls(trace, toy_latency(s["n_models"], s["kv"]), instances, max_batch=s["max_batch"], reserve=s["reserve"],
-              chunk_tokens=s["chunk"], queue_policy=POLICIES[s["policy"]](), router=make_router(*ROUTERS[s["router"]]),
+              chunk_tokens=s["chunk"], queue_policy=policy, router=make_router(*ROUTERS[s["router"]]),
               workload_pool=(0, 1) if s["siloed"] else (0, 0), think_time=0.1 if s["closed"] else None,
               resolution=0.25)
     return trace, sim, sim.run(scripted_controller(actions), interval=2.0, until=200.0)

@@ -5,7 +5,7 @@ It makes the same choices as :func:`repro.replay.policies.workload_priority` (th
 two replays equal), which walks an instance's whole waiting queue to find the first interactive request. When
 an endpoint runs hot for hours, its instances hold thousands of gated NIW requests and every admission attempt
 re-walks them; here each instance instead keeps its waiting interactive requests in a second linked list
-(mirroring their order in the main queue), so a choice costs O(1):
+(mirroring their order in the main queue; the lists of :mod:`repro.core.njit_structs`), so a choice costs O(1):
 
 - ``plug.i1[r] = (next, prev)`` of request r in its instance's interactive list;
 - ``plug.i2[i] = (head, tail)`` of instance i's list (sized for ``max_instances`` instances);
@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
 from repro.replay.policies import QueuePolicy, accept_all
 from repro.replay.state import (EV_ADMIT, EV_ENQUEUE, EV_UNQUEUE, IN_KVCAP, IN_QHEAD, RQ_WORKLOAD, kv_used,
                                 make_plug)
@@ -38,51 +39,15 @@ def _select(cl, plug, i, t):
 
 
 @njit(cache=True)
-def _push(plug, i, r, front):
-    if front:
-        h = plug.i2[i, HEAD]
-        plug.i1[r, NEXT] = h
-        plug.i1[r, PREV] = -1
-        if h >= 0:
-            plug.i1[h, PREV] = r
-        else:
-            plug.i2[i, TAIL] = r
-        plug.i2[i, HEAD] = r
-    else:
-        tl = plug.i2[i, TAIL]
-        plug.i1[r, PREV] = tl
-        plug.i1[r, NEXT] = -1
-        if tl >= 0:
-            plug.i1[tl, NEXT] = r
-        else:
-            plug.i2[i, HEAD] = r
-        plug.i2[i, TAIL] = r
-
-
-@njit(cache=True)
-def _unlink(plug, i, r):
-    p = plug.i1[r, PREV]
-    n = plug.i1[r, NEXT]
-    if p >= 0:
-        plug.i1[p, NEXT] = n
-    else:
-        plug.i2[i, HEAD] = n
-    if n >= 0:
-        plug.i1[n, PREV] = p
-    else:
-        plug.i2[i, TAIL] = p
-    plug.i1[r, NEXT] = -1
-    plug.i1[r, PREV] = -1
-
-
-@njit(cache=True)
 def _notify(cl, plug, event, r, i, k, t):
     if r < 0 or cl.req[r, RQ_WORKLOAD] != 0:
         return 0
-    if event == EV_ENQUEUE:
-        _push(plug, i, r, k == 1)
+    if event == EV_ENQUEUE and k == 1:
+        list_push_front(plug.i2[i], HEAD, TAIL, plug.i1, NEXT, PREV, r)
+    elif event == EV_ENQUEUE:
+        list_push_back(plug.i2[i], HEAD, TAIL, plug.i1, NEXT, PREV, r)
     elif event == EV_UNQUEUE or event == EV_ADMIT:
-        _unlink(plug, i, r)
+        list_unlink(plug.i2[i], HEAD, TAIL, plug.i1, NEXT, PREV, r)
     return 0
 
 

@@ -8,7 +8,8 @@ Two entries:
   requests only; rates are compared per request), and their ratio.
 - ``week``: wall time and peak memory (ru_maxrss) of replaying a full synthetic week (repro.traces.weekly,
   8M requests) with an hourly controller that adds instances where memory utilisation > 0.5 (155 s spin-up)
-  and removes one where it is < 0.25 (brief 01 §2 "Reactive"), time series every 5 minutes.
+  and removes one where it is < 0.25 (the rule of :class:`repro.autoscale.Reactive`, brief 01 §2 "Reactive"),
+  time series every 5 minutes.
 """
 from __future__ import annotations
 
@@ -17,14 +18,13 @@ import time
 
 import numpy as np
 
+from repro.autoscale import SPIN_UP_S, Reactive, endpoint_view
 from repro.latency import load_latency_model
 from repro.replay import Add, Remove, Simulation, make_router
 from repro.replay.reference import ReferenceSimulation
-from repro.replay.state import ACTIVE
 from repro.traces.weekly import WEEK_S, generate_weekly_trace
 
 WEEK_REQUESTS = 8_000_000
-SPIN_UP_S = 155.0
 
 
 def _cluster_options():
@@ -38,21 +38,23 @@ def _timed_run(cls, trace, latency, instances, **kw):
     return res, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def reactive_controller(high: float = 0.5, low: float = 0.25, step: int = 2):
-    """Hourly scaling by memory utilisation per (model, region), as brief 01's Reactive arbiter (simplified)."""
+def reactive_controller(step: int = 2, arbiter: Reactive = Reactive()):
+    """Hourly scaling per (model, region) of a unified-pool cluster by ``arbiter``'s rule (brief 01's Reactive:
+    up where memory utilisation > 0.5, down where < 0.25), without SageServe's executor (no cool-downs, no spot
+    pool): +``step`` instances (SPIN_UP_S spin-up) where it says up, -1 where it says down and more than one
+    instance is active, +1 where none is active."""
     def controller(sim, snap):
+        n_models, n_regions = snap.arrivals.shape[:2]
+        view = endpoint_view(snap, (n_models, n_regions, 1), np.ones((n_models, n_regions, 1), bool))
+        steps, n_active = arbiter.act(view)[:, :, 0], view.n_active[:, :, 0]
         actions = []
-        active = snap.status == ACTIVE
-        for m in range(snap.arrivals.shape[0]):
-            for j in range(snap.arrivals.shape[1]):
-                mine = active & (snap.model == m) & (snap.region == j)
-                if not mine.any():
+        for m in range(n_models):
+            for j in range(n_regions):
+                if n_active[m, j] == 0:
                     actions.append(Add(m, j, 1, SPIN_UP_S))
-                    continue
-                u = snap.kv_used[mine].sum() / snap.kv_capacity[mine].sum()
-                if u > high:
+                elif steps[m, j] > 0:
                     actions.append(Add(m, j, step, SPIN_UP_S))
-                elif u < low and mine.sum() > 1:
+                elif steps[m, j] < 0 and n_active[m, j] > 1:
                     actions.append(Remove(m, j, 1))
         return actions
     return controller

@@ -77,6 +77,8 @@ the right signature plugs in without touching the engine):
 - queue policy (:class:`QueuePolicy`, :mod:`repro.replay.policies`): ``on_arrival(cl, plug, r, t) -> 0 | throttle``,
   ``select_next(cl, plug, i, t) -> request | -1``, ``notify(cl, plug, event, r, i, k, t)`` (EV_ENQUEUE, EV_UNQUEUE,
   EV_ADMIT, EV_DECODE, EV_FINISH, EV_PREEMPT), with its own state ``plug`` (:class:`Plug`: p, f1, f2, i1, i2 arrays);
+  built in: FCFS and workload priority here, the per-tenant schedulers (VTC, RPM, FairServe) in
+  :func:`repro.fairness.scheduler`;
 - router (:class:`Router`, :mod:`repro.replay.routers`): ``region_router(cl, plug, r, t) -> region | -1`` and
   ``instance_router(cl, plug, r, region, t) -> instance | -1`` (-1 holds the request for the controller);
 - controller: any Python callable ``controller(sim, snapshot)`` returning :class:`Add` / :class:`Remove` actions
@@ -89,11 +91,11 @@ the right signature plugs in without touching the engine):
 Plug-ins must not change the engine's columns; a select_next must not change state at all.
 """
 from repro.replay import policies, routers, state
-from repro.replay.policies import QueuePolicy, fcfs, rpm_throttle, vtc, workload_priority
+from repro.replay.policies import QueuePolicy, fcfs, workload_priority
 from repro.replay.routers import Router, make_router
 from repro.replay.simulation import Add, Remove, ReplayResult, Simulation, Snapshot, simulate
 from repro.replay.state import Plug, make_plug
 
 __all__ = ["Add", "Plug", "QueuePolicy", "Remove", "ReplayResult", "Router", "Simulation", "Snapshot", "fcfs",
-           "make_plug", "make_router", "policies", "routers", "rpm_throttle", "simulate", "state", "vtc",
+           "make_plug", "make_router", "policies", "routers", "simulate", "state",
            "workload_priority"]

@@ -26,6 +26,7 @@ from numba import njit, types
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.experimental import structref
 
+from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
 from repro.replay.state import (
     ACTIVE, CF_NOW, CF_THINK, CLUSTER_TYPE, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND, C_HELD_HEAD,
     C_HELD_TAIL, C_MAX_BATCH, C_N_HELD, C_N_INST, C_N_WOKEN, C_RESERVE, DRAINING, EV_ADMIT, EV_DECODE, EV_ENQUEUE,
@@ -281,62 +282,6 @@ def _rel_pop(es):
             break
 
 
-# ================================================================== request lists (waiting, running, held)
-@njit(cache=True)
-def _head(cl, owner, col):
-    return cl.inst[owner, col] if owner >= 0 else cl.conf[col]
-
-
-@njit(cache=True)
-def _set_head(cl, owner, col, v):
-    if owner >= 0:
-        cl.inst[owner, col] = v
-    else:
-        cl.conf[col] = v
-
-
-@njit(cache=True)
-def list_push_back(cl, owner, hcol, tcol, r):
-    """Append r to a doubly linked request list: instance ``owner``'s (head, tail) columns of Cluster.inst,
-    or the hold queue in Cluster.conf when owner = -1."""
-    t = _head(cl, owner, tcol)
-    cl.req[r, RQ_PREV] = t
-    cl.req[r, RQ_NEXT] = -1
-    if t >= 0:
-        cl.req[t, RQ_NEXT] = r
-    else:
-        _set_head(cl, owner, hcol, r)
-    _set_head(cl, owner, tcol, r)
-
-
-@njit(cache=True)
-def list_push_front(cl, owner, hcol, tcol, r):
-    h = _head(cl, owner, hcol)
-    cl.req[r, RQ_NEXT] = h
-    cl.req[r, RQ_PREV] = -1
-    if h >= 0:
-        cl.req[h, RQ_PREV] = r
-    else:
-        _set_head(cl, owner, tcol, r)
-    _set_head(cl, owner, hcol, r)
-
-
-@njit(cache=True)
-def list_unlink(cl, owner, hcol, tcol, r):
-    p = cl.req[r, RQ_PREV]
-    n = cl.req[r, RQ_NEXT]
-    if p >= 0:
-        cl.req[p, RQ_NEXT] = n
-    else:
-        _set_head(cl, owner, hcol, n)
-    if n >= 0:
-        cl.req[n, RQ_PREV] = p
-    else:
-        _set_head(cl, owner, tcol, p)
-    cl.req[r, RQ_NEXT] = -1
-    cl.req[r, RQ_PREV] = -1
-
-
 # ================================================================== shared request bookkeeping
 @njit(cache=True)
 def mark_dirty(cl, i):
@@ -355,9 +300,9 @@ def enqueue(cl, pol, notify, r, i, t, front):
     cl.req[r, RQ_INST] = i
     cl.req[r, RQ_REGION] = cl.inst[i, IN_REGION]
     if front:
-        list_push_front(cl, i, IN_QHEAD, IN_QTAIL, r)
+        list_push_front(cl.inst[i], IN_QHEAD, IN_QTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     else:
-        list_push_back(cl, i, IN_QHEAD, IN_QTAIL, r)
+        list_push_back(cl.inst[i], IN_QHEAD, IN_QTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     cl.inst[i, IN_NWAIT] += 1
     cl.inst[i, IN_WAIT_TOKENS] += cl.req[r, RQ_PROMPT] + cl.req[r, RQ_OUTPUT]
     notify(cl, pol, EV_ENQUEUE, r, i, 1 if front else 0, t)
@@ -367,7 +312,7 @@ def enqueue(cl, pol, notify, r, i, t, front):
 @njit(cache=True)
 def unqueue(cl, pol, notify, r, i, t):
     """Take r out of instance i's waiting queue without admitting it."""
-    list_unlink(cl, i, IN_QHEAD, IN_QTAIL, r)
+    list_unlink(cl.inst[i], IN_QHEAD, IN_QTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     cl.inst[i, IN_NWAIT] -= 1
     cl.inst[i, IN_WAIT_TOKENS] -= cl.req[r, RQ_PROMPT] + cl.req[r, RQ_OUTPUT]
     notify(cl, pol, EV_UNQUEUE, r, i, 0, t)
@@ -397,7 +342,7 @@ def route(cl, pol, notify, rplug, region_router, instance_router, r, t):
         cl.req[r, RQ_INST] = -1
         cl.req[r, RQ_REGION] = -1
         cl.req[r, RQ_FLAGS] |= FLAG_HELD
-        list_push_back(cl, -1, C_HELD_HEAD, C_HELD_TAIL, r)
+        list_push_back(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
         cl.conf[C_N_HELD] += 1
     return i
 
@@ -408,11 +353,11 @@ def retry_held(cl, pol, notify, rplug, region_router, instance_router, t):
     r = cl.conf[C_HELD_HEAD]
     while r >= 0:
         nxt = cl.req[r, RQ_NEXT]
-        list_unlink(cl, -1, C_HELD_HEAD, C_HELD_TAIL, r)
+        list_unlink(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
         cl.conf[C_N_HELD] -= 1
         i = route(cl, pol, notify, rplug, region_router, instance_router, r, t)
         if i < 0:  # route() appended it again: move it back to where it was
-            list_unlink(cl, -1, C_HELD_HEAD, C_HELD_TAIL, r)
+            list_unlink(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
             if nxt >= 0:
                 p = cl.req[nxt, RQ_PREV]
                 cl.req[r, RQ_PREV] = p
@@ -423,7 +368,7 @@ def retry_held(cl, pol, notify, rplug, region_router, instance_router, t):
                 else:
                     cl.conf[C_HELD_HEAD] = r
             else:
-                list_push_back(cl, -1, C_HELD_HEAD, C_HELD_TAIL, r)
+                list_push_back(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
         r = nxt
 
 
@@ -589,7 +534,7 @@ def _finish(cl, es, pol, notify, i, r, t):
     cl.inst[i, IN_NDEC] -= 1
     cl.inst[i, IN_DEC_BASE] -= cl.req[r, RQ_PROMPT] - cl.req[r, RQ_JOIN]
     cl.inst[i, IN_NFINISH] += 1
-    list_unlink(cl, i, IN_RHEAD, IN_RTAIL, r)
+    list_unlink(cl.inst[i], IN_RHEAD, IN_RTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     set_kv(cl, i, cl.inst[i, IN_KV] - (np.int64(cl.req[r, RQ_PROMPT]) + cl.req[r, RQ_OUTPUT]))
     notify(cl, pol, EV_FINISH, r, i, 0, t)
     mark_dirty(cl, i)
@@ -622,7 +567,7 @@ def _preempt_tail(cl, es, pol, notify, rplug, region_router, instance_router, i,
     cl.req[r, RQ_FLAGS] |= FLAG_PREEMPTED
     cl.inst[i, IN_NRUN] -= 1
     cl.inst[i, IN_NPREEMPT] += 1
-    list_unlink(cl, i, IN_RHEAD, IN_RTAIL, r)
+    list_unlink(cl.inst[i], IN_RHEAD, IN_RTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     set_kv(cl, i, cl.inst[i, IN_KV] - freed)
     cl.inst[i, IN_RUN_TOKENS] -= left
     notify(cl, pol, EV_PREEMPT, r, i, gen, t)
@@ -671,10 +616,10 @@ def admit_waiting(cl, pol, select_next, notify, i, t):
             room = cl.inst[i, IN_KV] + need <= cap
         if not room:
             break
-        list_unlink(cl, i, IN_QHEAD, IN_QTAIL, r)
+        list_unlink(cl.inst[i], IN_QHEAD, IN_QTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
         cl.inst[i, IN_NWAIT] -= 1
         cl.inst[i, IN_WAIT_TOKENS] -= prompt + cl.req[r, RQ_OUTPUT]
-        list_push_back(cl, i, IN_RHEAD, IN_RTAIL, r)
+        list_push_back(cl.inst[i], IN_RHEAD, IN_RTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
         cl.inst[i, IN_NRUN] += 1
         cl.inst[i, IN_NPF] += 1
         if cl.inst[i, IN_PFHEAD] < 0:
@@ -947,7 +892,7 @@ def assign_held(cl, es, pol, notify, r, i, t):
         raise ValueError("assign: the request is not in the hold queue")
     if not accepts(cl, i, cl.req[r, RQ_MODEL], cl.req[r, RQ_POOL]):
         raise ValueError("assign: the instance does not serve the request's model and pool or is not accepting")
-    list_unlink(cl, -1, C_HELD_HEAD, C_HELD_TAIL, r)
+    list_unlink(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     cl.conf[C_N_HELD] -= 1
     enqueue(cl, pol, notify, r, i, t, False)
     wake_dirty(cl, es)

@@ -1,0 +1,54 @@
+"""repro.core.njit_structs: the intrusive doubly linked lists equal a Python list model after any sequence of
+push_back / push_front / unlink over several lists sharing one links array (hypothesis), walked forwards and
+backwards, with the ends stored in rows of a table (as the replay engine and the fairness policy keep them)."""
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
+
+N_LISTS, N_ITEMS = 3, 12
+HEAD, TAIL = 2, 0           # columns of the ends table (any two distinct ones)
+NXT, PRV = 1, 3             # columns of the links table
+
+ops = st.lists(st.tuples(st.sampled_from(["back", "front", "unlink"]), st.integers(0, N_LISTS - 1),
+                         st.integers(0, N_ITEMS - 1)), max_size=80)
+
+
+def walk(ends, links, forward):
+    x = ends[HEAD] if forward else ends[TAIL]
+    out = []
+    while x >= 0:
+        out.append(int(x))
+        x = links[x, NXT] if forward else links[x, PRV]
+        assert len(out) <= N_ITEMS
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops, st.sampled_from([np.int64, np.int32]))
+def test_lists_equal_a_python_list_model(sequence, link_dtype):
+    ends = np.full((N_LISTS, 4), -1, np.int64)
+    links = np.full((N_ITEMS, 4), -1, link_dtype)
+    model = [[] for _ in range(N_LISTS)]
+    owner = {}
+    for op, k, x in sequence:
+        if op == "unlink":
+            if x not in owner:
+                continue
+            list_unlink(ends[owner[x]], HEAD, TAIL, links, NXT, PRV, x)
+            model[owner.pop(x)].remove(x)
+            assert links[x, NXT] == -1 and links[x, PRV] == -1
+        elif x not in owner:
+            if op == "back":
+                list_push_back(ends[k], HEAD, TAIL, links, NXT, PRV, x)
+                model[k].append(x)
+            else:
+                list_push_front(ends[k], HEAD, TAIL, links, NXT, PRV, x)
+                model[k].insert(0, x)
+            owner[x] = k
+        for j in range(N_LISTS):
+            assert walk(ends[j], links, True) == model[j]
+            assert walk(ends[j], links, False) == model[j][::-1]
+    free = [x for x in range(N_ITEMS) if x not in owner]
+    assert (links[free] == -1).all()

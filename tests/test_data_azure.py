@@ -90,7 +90,7 @@ def test_malformed_input_gets_one_error_naming_file_row_column(tmp_path, case):
     assert fragment in str(err)
     assert str(p) in str(err)
     if row is not None:
-        assert f"row {row}" in str(err)
+        assert f"line {row}" in str(err)
 
 
 def test_wrong_encoding_names_row_and_column(tmp_path):
@@ -157,3 +157,121 @@ def test_round_trip_of_valid_files(tmp_path_factory, rows, chunk_rows):
     assert trace.output_tokens.tolist() == [rows[i][2] for i in order]
     t0 = rows[order[0]][0]
     np.testing.assert_allclose(trace.arrival, [(rows[i][0] - t0) / 1e6 for i in order], atol=1e-6)
+
+
+# ------------------------------------------------------------------ RFC 4180, line numbers, encodings, compression
+
+def test_rfc4180_quoted_header_and_fields_embedded_commas_quotes_and_line_breaks(tmp_path):
+    text = ('"TIMESTAMP","ContextTokens","GeneratedTokens","note, free text"\r\n'
+            '"2023-11-16 18:00:00","7","5","a, ""quoted"" word"\r\n'
+            '2023-11-16 18:00:01,8,6,"two\r\nlines"\r\n'
+            '2023-11-16 18:00:02,9,7,\r\n'          # empty trailing optional field
+            '2023-11-16 18:00:03,10,8\r\n')         # omitted trailing optional field
+    trace = load_azure_trace(_write_bytes(tmp_path, text))
+    assert trace.prompt_tokens.tolist() == [7, 8, 9, 10] and trace.output_tokens.tolist() == [5, 6, 7, 8]
+    assert trace.arrival.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def _write_bytes(tmp_path, text, name="t.csv"):
+    p = tmp_path / name
+    p.write_bytes(text.encode("utf-8"))
+    return p
+
+
+def test_physical_line_counts_blank_lines_and_multi_line_fields(tmp_path):
+    text = (HEADER.replace("\n", ",note\n") + GOOD[0] + ',"one\ntwo\nthree"\n\n\n'
+            + '2023-11-16 18:17:05,"multi\nline",3,x\n')
+    with pytest.raises(TraceFormatError) as info:
+        load_azure_trace(_write_bytes(tmp_path, text))
+    # header 1, record 2-4, blanks 5-6, bad record starts on 7 and its ContextTokens field on 7
+    assert (info.value.line, info.value.column) == (7, "ContextTokens")
+    text = ("TIMESTAMP,note,ContextTokens,GeneratedTokens\n" + '2023-11-16 18:17:04,"one\ntwo",1,2\n'
+            + '2023-11-16 18:17:05,"a\r\nb",1,oops\n')
+    with pytest.raises(TraceFormatError) as info:
+        load_azure_trace(_write_bytes(tmp_path, text))
+    assert (info.value.line, info.value.column) == (5, "GeneratedTokens")  # after the line break inside field 2
+
+
+def test_malformed_quoting_is_located(tmp_path):
+    text = HEADER + GOOD[0] + '\n2023-11-16 18:17:05,"12"x,3\n'
+    with pytest.raises(TraceFormatError, match="malformed CSV") as info:
+        load_azure_trace(_write_bytes(tmp_path, text))
+    assert (info.value.line, info.value.column) == (3, "ContextTokens")
+    text = HEADER + GOOD[0] + '\n2023-11-16 18:17:05,12,"3\n'  # a quoted field never closed
+    with pytest.raises(TraceFormatError, match="not closed") as info:
+        load_azure_trace(_write_bytes(tmp_path, text))
+    assert (info.value.line, info.value.column) == (3, "GeneratedTokens")
+
+
+def test_a_value_error_before_a_quoting_error_in_the_same_chunk_wins(tmp_path):
+    text = HEADER + "2023-11-16 18:17:05,x,3\n" + '2023-11-16 18:17:05,"12"x,3\n'
+    with pytest.raises(TraceFormatError, match="not a number") as info:
+        load_azure_trace(_write_bytes(tmp_path, text))
+    assert info.value.line == 2
+
+
+def test_gzip_is_read_when_named_gz_and_rejected_otherwise(tmp_path):
+    import gzip
+    text = "\ufeff" + HEADER + "\r\n".join(GOOD) + "\r\n"
+    gz = tmp_path / "t.csv.gz"
+    gz.write_bytes(gzip.compress(text.encode()))
+    plain = load_azure_trace(_write_bytes(tmp_path, text))
+    trace = load_azure_trace(gz)
+    np.testing.assert_array_equal(trace.prompt_tokens, plain.prompt_tokens)
+    np.testing.assert_array_equal(trace.arrival, plain.arrival)
+    hidden = tmp_path / "t.csv"
+    hidden.write_bytes(gz.read_bytes())
+    with pytest.raises(TraceFormatError, match="gzip-compressed") as info:
+        load_azure_trace(hidden)
+    assert info.value.line == 1
+    bad = tmp_path / "bad.csv.gz"
+    bad.write_bytes(gzip.compress((HEADER + GOOD[0] + "\n2023-11-16 18:17:05,1,x\n").encode()))
+    with pytest.raises(TraceFormatError, match="not a number") as info:
+        load_azure_trace(bad)
+    assert (info.value.line, info.value.column) == (3, "GeneratedTokens")
+    latin = tmp_path / "latin.csv.gz"
+    latin.write_bytes(gzip.compress((HEADER + "2023-11-16 18:17:05,1\u00e9,3\n").encode("latin-1")))
+    with pytest.raises(TraceFormatError, match="not valid UTF-8") as info:
+        load_azure_trace(latin)
+    assert (info.value.line, info.value.column) == (2, "ContextTokens")
+    truncated = tmp_path / "trunc.csv.gz"
+    truncated.write_bytes(gz.read_bytes()[:-12])
+    with pytest.raises(TraceFormatError, match="gzip"):
+        load_azure_trace(truncated)
+
+
+def test_utf16_is_named(tmp_path):
+    p = tmp_path / "u16.csv"
+    p.write_bytes((HEADER + GOOD[0] + "\n").encode("utf-16"))
+    with pytest.raises(TraceFormatError, match="UTF-16") as info:
+        load_azure_trace(p)
+    assert info.value.line == 1
+
+
+def test_error_message_names_file_line_column_and_expectation(tmp_path):
+    p = _write_bytes(tmp_path, HEADER + GOOD[0] + "\n2023-11-16 18:17:05,12,-3\n")
+    with pytest.raises(TraceFormatError) as info:
+        load_azure_trace(p)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: line 3, column GeneratedTokens: ") and "expected" in msg
+
+
+def test_check_command(tmp_path, capsys):
+    from repro.data.__main__ import main
+    good = _write_bytes(tmp_path, HEADER + "\n".join(GOOD) + "\n", name="good.csv")
+    assert main(["check", str(good)]) == 0
+    assert "4 rows" in capsys.readouterr().out
+    bad = _write_bytes(tmp_path, HEADER + GOOD[0] + "\n2023-11-16 18:17:05,12,-3\n", name="bad.csv")
+    assert main(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert str(bad) in err and "line 3, column GeneratedTokens" in err
+    assert main(["check", str(tmp_path / "missing.csv")]) == 1
+
+
+def test_malformed_header_and_nul_byte_are_located(tmp_path):
+    with pytest.raises(TraceFormatError, match="malformed CSV") as info:
+        load_azure_trace(_write_bytes(tmp_path, 'TIMESTAMP,"Context"Tokens,GeneratedTokens\n' + GOOD[0] + "\n"))
+    assert (info.value.line, info.value.column) == (1, "field 2")
+    with pytest.raises(TraceFormatError) as info:  # NUL: a csv error on Python < 3.11, a bad value after
+        load_azure_trace(_write_bytes(tmp_path, HEADER + GOOD[0] + "\n" + GOOD[1] + "\n2023-11-16 18:17:05,1,\x00\n"))
+    assert (info.value.line, info.value.column) == (4, "GeneratedTokens")

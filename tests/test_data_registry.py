@@ -154,7 +154,7 @@ def test_cli_list_and_check(isolated, tmp_path, capsys):
     bad.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00.0,10,-2\n")
     assert cli(["check", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert "row 2" in err and "GeneratedTokens" in err
+    assert "line 2" in err and "GeneratedTokens" in err
 
 
 def test_cli_list_and_fetch_report_a_corrupt_mirror(isolated, toy, monkeypatch, capsys):
@@ -188,3 +188,25 @@ def test_data_traces_and_latency_import_our_modules_at_the_top_only(repo_root):
                             isinstance(node, ast.Import) and any(a.name.split(".")[0] == "repro" for a in node.names):
                         nested.append(f"{file.relative_to(repo_root)}:{node.lineno}")
     assert nested == []
+
+
+def unreachable(url, output_file, pooch_instance, check_only=False):
+    raise OSError(f"network unreachable for {url}")
+
+
+def test_pipeline_fetch_records_unavailability_then_the_data(isolated, toy, monkeypatch):
+    folder = registry.data_dir() / "toy"
+    assert registry.fetch_for_pipeline("toy", downloader=unreachable) == []
+    assert sorted(p.name for p in folder.iterdir()) == [registry.UNAVAILABLE_MARKER]
+    assert "unavailable" in (folder / registry.UNAVAILABLE_MARKER).read_text()
+    assert not data.available("toy")
+    make_mirror(isolated, monkeypatch)
+    assert registry.fetch_for_pipeline("toy", downloader=no_network) == [folder / "toy.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == ["toy.csv"]  # the marker is gone: DVC sees a new hash
+
+
+def test_pipeline_fetch_fails_on_a_corrupt_mirror_file(isolated, toy, monkeypatch):
+    make_mirror(isolated, monkeypatch, content=CONTENT + b"tampered\n")
+    with pytest.raises(data.ChecksumError, match=DIGEST):
+        registry.fetch_for_pipeline("toy", downloader=no_network)
+    assert not (registry.data_dir() / "toy" / registry.UNAVAILABLE_MARKER).exists()

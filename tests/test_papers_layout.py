@@ -32,6 +32,7 @@ def test_module_has_the_paper_interface(slug):
     assert module.__doc__ and len(module.__doc__) > 80, "the module docstring names the paper and its sections"
     assert dataclasses.is_dataclass(module.Config) and issubclass(module.Config, papers.PaperConfig)
     assert module.Config.__dataclass_params__.frozen
+    assert isinstance(module.DATASETS, tuple), "DATASETS: the public datasets the paper may read"
     for name in ("run", "claims", "limitations"):
         assert callable(getattr(module, name)), f"repro.papers.{slug}: no {name}()"
 

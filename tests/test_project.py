@@ -4,6 +4,7 @@ import tomllib
 
 import yaml
 
+from repro import papers
 from repro.notebook import code_dependencies
 
 from conftest import ROOT
@@ -30,6 +31,16 @@ def test_stages_run_the_project_interpreter_whatever_path_says():
     python = [v["python"] for v in dvc["vars"] if "python" in v][0]
     assert ".venv/bin/python" in python
     assert all(stage["cmd"].startswith("${python} ") for stage in dvc["stages"].values())
+
+
+def test_every_dataset_a_paper_reads_is_a_stage_the_paper_depends_on():
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    for slug in papers.SLUGS:
+        for name in papers.paper_module(slug).DATASETS:
+            stage = dvc["stages"][f"data-{name}"]
+            assert stage["cmd"] == f"${{python}} -m repro.data fetch {name} --for-pipeline"
+            assert stage["outs"] == [{f"data/{name}": {"cache": False}}]
+            assert f"data/{name}" in dvc["stages"][slug]["deps"], f"{slug} reads {name} invisibly to DVC"
 
 
 def test_every_paper_has_a_stage_listing_the_code_it_imports():

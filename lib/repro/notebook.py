@@ -38,11 +38,12 @@ from repro.papers.config import load_yaml
 RUNNER_PARAMETERS = ("out_dir",)
 """Notebook parameters that the runner sets itself; they are not in params.yaml."""
 
-PER_FILE_PACKAGES = ("papers",)
-"""Subpackages whose modules count one by one as stage dependencies (one module per paper)."""
+PER_FILE_PACKAGES = ("papers", "core")
+"""Subpackages whose modules count one by one as stage dependencies (one module per paper; core's independent
+utilities), so that a change to one of them reruns only the stages that import it."""
 
-RECORDED_PACKAGES = ("numpy", "numba", "scipy", "pandas", "matplotlib", "mip", "statsmodels",
-                     "scikit-learn", "dask", "papermill", "dvc")
+RECORDED_PACKAGES = ("numpy", "numba", "scipy", "pandas", "matplotlib", "mip", "statsmodels", "rliable", "pooch",
+                     "jsonschema", "dask", "papermill", "dvc")
 
 
 def notebook_defaults(notebook: Path) -> dict:

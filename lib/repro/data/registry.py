@@ -263,3 +263,31 @@ def fetch(name: str, *, dest: Path | None = None, force: bool = False, downloade
                           f"{sha256_of(target)}", stacklevel=2)
         out.append(target)
     return out
+
+
+UNAVAILABLE_MARKER = "UNAVAILABLE.txt"
+"""Written into data/<name>/ by :func:`fetch_for_pipeline` when the dataset cannot be had."""
+
+
+def fetch_for_pipeline(name: str, *, downloader=None) -> list[Path]:
+    """The DVC data stage of dataset ``name``: fetch it into data/<name>/, or record there why it is unavailable.
+
+    data/<name>/ is the stage's output and every paper stage that reads the dataset depends on it, so
+    whether a result was made with the public data is visible to DVC: the folder's hash differs between
+    "the files, checksum-verified" and "UNAVAILABLE.txt with the reason", and ``dvc status`` marks the paper
+    stages changed when the data appears or disappears. A file with the wrong sha256 is an error
+    (:class:`ChecksumError`), never recorded as unavailable.
+    """
+    dest = data_dir() / name
+    marker = dest / UNAVAILABLE_MARKER
+    try:
+        files = fetch(name, dest=dest, downloader=downloader)
+    except DataUnavailableError as exc:
+        dest.mkdir(parents=True, exist_ok=True)
+        for entry in dataset(name).files:  # a partial dataset is not a dataset
+            (dest / entry.name).unlink(missing_ok=True)
+        marker.write_text(f"{name} is unavailable; notebooks use their synthetic default.\n{exc}\n", encoding="utf-8")
+        return []
+    marker.unlink(missing_ok=True)
+    return files
+

@@ -40,6 +40,8 @@ from repro.traces import token_samplers
 SCHEDULERS = ("fcfs", "rpm", "vtc", "wsc", "oit+vtc", "fairserve")
 """Every scheduler of the main comparison (brief 02 §3); RPM runs once per limit of ``rpm_limits``."""
 TOKEN_SOURCES = ("tables", "trace", "auto")
+DATASETS = ("azure-llm-2023",)
+"""Public datasets this paper may read ("trace" and "auto" token sources; their DVC data stages are deps)."""
 CONTENTION_THRESHOLD = 0.2
 """Regime check [our choice]: a fairness claim needs >= 2 backlogged users in at least this share of minutes."""
 LATENCY_PROBABILITIES = np.linspace(0.0, 1.0, 201)

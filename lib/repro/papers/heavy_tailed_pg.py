@@ -38,6 +38,8 @@ from repro.sweep import SERIAL, close_client, get_client, sweep
 
 PAPER = "arXiv:2106.08414"
 SLUG = "heavy-tailed-pg"
+DATASETS = ()
+"""Public datasets this paper reads: none (its environments are simulators)."""
 ENVS = ("pmc", "mario")
 ENV_LABELS = {"pmc": "PMC", "mario": "1D Mario"}
 PMC_START = pg.make_env("pmc").start_low[0]

@@ -48,6 +48,8 @@ from repro.sweep import close_client, get_client, sweep
 
 PAPER = "arXiv:2201.12332"
 SLUG = "mirror-ascent"
+DATASETS = ()
+"""Public datasets this paper reads: none (its environments are simulators)."""
 
 
 @dataclass(frozen=True)

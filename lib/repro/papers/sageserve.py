@@ -22,11 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from repro import report
+from repro import data, report
 from repro.autoscale import (HourlyPlanner, ServeConfig, hourly_forecasts, hourly_niw_max_prompt, make_strategies,
                              minute_series, request_stats, run_strategy, run_summary, utility_per_day)
 from repro.autoscale.metrics import GPUS_PER_INSTANCE, binned_p95
 from repro.core import seeds
+from repro.latency import load_latency_model
 from repro.papers.config import PaperConfig, check_positive
 from repro.plan import TPS_BY_MODEL, make_forecaster, mape, with_forecast_noise
 from repro.traces import (SLA_MIX, WORKLOAD_INTERACTIVE, WORKLOAD_NONINTERACTIVE, Trace, binned_load, concatenate,
@@ -46,6 +47,8 @@ LOAD_BIN_S = 4 * 3600.0          # fig01 bins (the paper's Fig 3)
 LATENCY_BIN_S = 3 * 3600.0       # fig06 bins
 REAL_HOUR_S = 3600.0
 REAL_DATASET = "azure-llm-2023"
+DATASETS = (REAL_DATASET,)
+"""Public datasets this paper may read (their DVC data stages are this stage's dependencies)."""
 REAL_FILES = {"conv": "AzureLLMInferenceTrace_conv.csv", "code": "AzureLLMInferenceTrace_code.csv"}
 MIN_INSTANCES_PER_ENDPOINT = 5.0  # issue 9 regime check: the paper's fleet runs at 8-60 instances per endpoint
 MIN_SCALE_UPS_PER_DAY = 1.0       # issue 9 regime check: a strategy that claims to scale must scale
@@ -395,8 +398,6 @@ def oracle_level_forecasts(trace: Trace, n_models: int, duration: float, horizon
 
 def real_data_status(cfg: Config) -> str:
     """Whether the public 2023 hour is replayed: "used: ..." or "unavailable: ..." (metrics.json ``data``)."""
-    from repro import data
-
     if not cfg.real_data:
         return "unavailable: not requested (real_data = false)"
     if not data.available(REAL_DATASET):
@@ -408,9 +409,7 @@ def real_data_status(cfg: Config) -> str:
 
 def real_hour(latency, cfg: Config) -> pd.DataFrame:
     """(strategy) -> totals of every strategy on the public 2023 hour (LT strategies plan on an oracle level)."""
-    from repro.data import load_azure_trace, path
-
-    conv, code = (load_azure_trace(path(REAL_DATASET, REAL_FILES[k])) for k in ("conv", "code"))
+    conv, code = (data.load_azure_trace(data.path(REAL_DATASET, REAL_FILES[k])) for k in ("conv", "code"))
     trace = labelled_real_trace(conv, code, cfg)
     forecasts = oracle_level_forecasts(trace, cfg.n_models, REAL_HOUR_S)
     niw = hourly_niw_max_prompt(trace, 1, cfg.n_models)
@@ -450,8 +449,6 @@ class _Stopwatch:
 
 def run(cfg: Config) -> Results:
     """The synthetic week, its forecasts, every strategy, the forecast-noise replays and the public hour."""
-    from repro.latency import load_latency_model
-
     watch = _Stopwatch()
     work = synthetic_workload(cfg)
     latency = load_latency_model(cfg.models)

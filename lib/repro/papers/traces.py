@@ -42,6 +42,8 @@ PAPER = "calibration"
 SLUG = "traces"
 TOKENS_DATASET = "azure-llm-2023"
 PERF_DATASET = "sageserve-perf"
+DATASETS = (TOKENS_DATASET, PERF_DATASET)
+"""Public datasets this calibration reads (their DVC data stages are this stage's dependencies)."""
 SYNTHETIC, PUBLIC = "synthetic", "public"
 WORKLOAD_NAMES = {gen.WORKLOAD_INTERACTIVE: "IW", gen.WORKLOAD_NONINTERACTIVE: "NIW"}
 LOAD_BIN_S = 4 * 3600

@@ -37,7 +37,7 @@ COMMANDS = {
     "make repro FORCE=1": ["make", "-n", "repro", "FORCE=1"],
     "REPRO_DATA_MIRROR=../shared/data make repro": ["make", "-n", "repro"],
     "make bench": ["make", "-n", "bench"],
-    "dvc repro": DVC + ["repro", "--dry"],
+    "dvc repro": DVC + ["dag"],  # the whole pipeline; a dry run of it needs the data stages' outputs present
     ".venv/bin/dvc repro [STAGE]": DVC + ["repro", "--dry", "heavy-tailed-pg"],
     "dvc repro -f [STAGE]": DVC + ["repro", "--dry", "-f", "heavy-tailed-pg"],
     "dvc exp run -S papers.heavy-tailed-pg.n_seeds=5": "experiment",

@@ -4,10 +4,12 @@ No test touches the network: fetches copy from a mirror folder made in tmp_path 
 pooch downloader, with a registry entry the test constructs.
 """
 import hashlib
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
+import pooch
 import pytest
 
 from repro import data
@@ -210,3 +212,18 @@ def test_pipeline_fetch_fails_on_a_corrupt_mirror_file(isolated, toy, monkeypatc
     with pytest.raises(data.ChecksumError, match=DIGEST):
         registry.fetch_for_pipeline("toy", downloader=no_network)
     assert not (registry.data_dir() / "toy" / registry.UNAVAILABLE_MARKER).exists()
+
+
+def test_a_mirror_copy_is_not_logged_as_a_download(isolated, toy, monkeypatch):
+    make_mirror(isolated, monkeypatch)
+    logger, seen = pooch.get_logger(), []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: seen.append(record.getMessage())
+    level = logger.level
+    logger.addHandler(handler)
+    try:
+        data.fetch("toy", downloader=no_network)
+    finally:
+        logger.removeHandler(handler)
+    assert not [m for m in seen if "Downloading" in m]
+    assert logger.level == level                      # restored after the copy

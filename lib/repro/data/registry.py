@@ -19,6 +19,8 @@ No file in either place raises :class:`DataUnavailableError` saying how to get i
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import warnings
@@ -219,6 +221,19 @@ def _copy_from(source: Path):
     return copy
 
 
+@contextlib.contextmanager
+def _quiet_pooch(quiet: bool):
+    """Silence pooch's "Downloading file ..." line while it copies from the mirror (nothing is downloaded)."""
+    logger = pooch.get_logger()
+    level = logger.level
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _checked(download, expected: str | None, label: str):
     """Wrap a pooch downloader so a wrong sha256 raises our :class:`ChecksumError` naming ``label``."""
     def checked(url, output_file, pooch_instance, check_only=False):
@@ -253,7 +268,8 @@ def fetch(name: str, *, dest: Path | None = None, force: bool = False, downloade
         source = _copy_from(mirrored) if mirrored is not None else downloader or choose_downloader(entry.url)
         label = f"{mirrored or entry.url} ({name}/{entry.name})"
         try:
-            registry.fetch(entry.name, downloader=_checked(source, entry.sha256, label))
+            with _quiet_pooch(mirrored is not None):
+                registry.fetch(entry.name, downloader=_checked(source, entry.sha256, label))
         except ChecksumError:
             raise
         except OSError as exc:  # requests' errors are OSErrors too

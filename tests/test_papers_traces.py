@@ -79,7 +79,7 @@ def test_without_resamples_or_rows_there_is_no_interval():
 def test_by_construction_reasons_come_from_the_numbers():
     claims = {c["id"]: c for c in paper.claims(results(), CFG)}
     assert "the shape itself gives 1.1" in claims["T3"]["reason"]
-    assert "1000 requests give a largest share error of 0.001" in claims["T10"]["reason"]
+    assert "1,000 requests give a largest share error of 0.001" in claims["T10"]["reason"]
 
 
 def test_config_rejects_out_of_range_values():

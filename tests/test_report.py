@@ -178,3 +178,11 @@ def test_report_shows_intervals_regime_checks_and_figure_sources(tmp_path):
     assert "| C1 |" in text and "0.123 [0.1, 0.2], n = 10" in text and "✓ share of minutes" in text
     assert "`repro.papers.demo.run`" in text and "runtime 12 s" in text and "synthetic data" in text
     assert "| [demo](#demo) | 1 | 1 | 0 | 1 | 0 | 0 | 1 | 0 |" in text  # held counts reproduced only
+
+
+@pytest.mark.parametrize("value, text", [
+    (28185, "28,185"), (28185.0, "28,185"), (-2.6e4, "-26,000"), (4339.36, "4,340"), (0.00708, "0.00708"),
+    (1.5, "1.5"), (999.5, "1,000"), (999.4, "999"), (2.5e12, "2.5e+12"), (float("nan"), "undefined"), (None, "undefined"),
+])
+def test_fmt_writes_large_numbers_in_full_with_separators(value, text):
+    assert report.fmt(value) == text

@@ -51,11 +51,11 @@ LOAD_BIN_S = 4 * 3600
 RATE_CLAIMS = (
     ("T3", "conv", "workday_peak", "conv working-day peak", "4,000-5,200", "invocations/min"),
     ("T4", "conv", "night_and_weekend", "conv night and weekend level", "1,000-1,800", "invocations/min"),
-    ("T5", "conv", "weekend_over_workday", "conv weekend level over working-day level", "about 0.5", ""),
+    ("T5", "conv", "weekend_over_workday", "conv weekend level over working-day level", "about 0.5", "ratio"),
     ("T6", "code", "workday_peak", "code working-day peak", "4,000-5,800", "invocations/min"),
     ("T7", "code", "trough", "code trough", "300-600", "invocations/min"),
     ("T8", "code", "weekend_peak", "code weekend peak", "1,000-1,400", "invocations/min"),
-    ("T9", "code", "workday_peak_over_trough", "code working-day peak-to-trough ratio", "about 10x", ""),
+    ("T9", "code", "workday_peak_over_trough", "code working-day peak-to-trough ratio", "about 10x", "ratio"),
 )
 LATENCY_COLUMNS = ["model", "gpu", "tp", "kind", "prompt_size", "batch_size", "token_size", "measured_s", "fitted_s",
                    "rel_err"]
@@ -244,7 +244,9 @@ def percentile_interval(per_replicate: pd.Series, n: int, method: str) -> report
 def token_intervals(results: Results, cfg: Config) -> tuple[report.Interval, report.Interval]:
     """Largest KS distance of the four marginals, and largest |rho synthetic - rho public| of the two pools."""
     boot = results.token_bootstrap
-    method = f"percentile bootstrap, {cfg.bootstrap_resamples} resamples of the public and synthetic requests"
+    method = (f"percentile bootstrap, {cfg.bootstrap_resamples} resamples of the public and synthetic requests; "
+              "resampling adds sampling noise to a distance, so the interval sits above the observed value and "
+              "its upper end is a conservative bound")
     ks = boot[["ks_prompt", "ks_output"]].max(axis=1).groupby(boot["replicate"]).max()
     rho = (boot["rho_synthetic"] - boot["rho_public"]).abs().groupby(boot["replicate"]).max()
     n = public_requests(results)
@@ -259,11 +261,11 @@ def token_claims(results: Results, cfg: Config) -> list[dict]:
         report.reproduce("T1", "synthetic token lengths (Gaussian copula over the quantile tables) match the public "
                          "2023 trace: largest KS distance of the 4 marginals (code/conv x prompt/output)",
                          f"0 (same distribution); our threshold {report.fmt(cfg.ks_threshold)}", ks,
-                         (0.0, cfg.ks_threshold), regime, evidence="fig01_token_cdfs.png"),
+                         (0.0, cfg.ks_threshold), regime, unit="KS distance", evidence="fig01_token_cdfs.png"),
         report.reproduce("T2", "prompt/output Spearman rank correlation kept: largest |synthetic - public| over code "
                          "and conv", f"conv {facts['conv']:.3f}, code {facts['code']:.3f} in the public trace; our "
                          f"tolerance {report.fmt(cfg.rho_tolerance)}", rho, (0.0, cfg.rho_tolerance), regime,
-                         evidence="fig02_prompt_output_correlation.png"),
+                         unit="|Δ Spearman ρ|", evidence="fig02_prompt_output_correlation.png"),
     ]
 
 
@@ -286,10 +288,10 @@ def sla_claim(results: Results) -> dict:
     error = float((mix["share"] - mix["target_share"]).abs().max())
     smallest = float(mix["target_share"].min())
     why = (f"each request's SLA class is drawn with the shares {'/'.join(f'{100 * s:.0f}' for s in mix['target_share'])} "
-           f"of brief 01 §2; {n} requests give a largest share error of {report.fmt(error)} (binomial standard "
+           f"of brief 01 §2; {report.fmt(n)} requests give a largest share error of {report.fmt(error)} (binomial standard "
            f"error of a {100 * smallest:.0f} % class: {report.fmt(np.sqrt(smallest * (1 - smallest) / max(n, 1)))})")
     return report.by_construction("T10", "weekly trace SLA mix 70/10/10/10 (largest share error)", "0", error, why,
-                                  evidence="fig04_weekly_trace.png")
+                                  unit="fraction of requests", evidence="fig04_weekly_trace.png")
 
 
 def latency_claim(results: Results, cfg: Config) -> dict:
@@ -308,7 +310,8 @@ def latency_claim(results: Results, cfg: Config) -> dict:
     regime = report.Regime("public SageServe profiling-table rows refit", len(refit), 1)
     return report.reproduce("T11", "latency fit: median |relative error| over every fitted row of the SageServe "
                             "profiling tables", f"0 (exact fit); our tolerance {report.fmt(cfg.latency_median_tolerance)}",
-                            interval, (0.0, cfg.latency_median_tolerance), regime, evidence="fig05_latency_fit.png")
+                            interval, (0.0, cfg.latency_median_tolerance), regime, unit="relative error (fraction)",
+                            evidence="fig05_latency_fit.png")
 
 
 def claims(results: Results, cfg: Config) -> list[dict]:

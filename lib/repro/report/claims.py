@@ -64,10 +64,16 @@ def rounded(value, digits: int = 6):
 
 
 def fmt(value, digits: int = 3) -> str:
-    """A number as a reader wants it in a reason: 3 significant digits, 'undefined' when not finite."""
+    """A number as a reader wants it in a reason: 'undefined' when not finite; from 1,000 up to 10^12 in full
+    with thousands separators (whole numbers exactly, others rounded to ``digits`` significant digits);
+    otherwise ``digits`` significant digits."""
     if value is None or (isinstance(value, Real) and not math.isfinite(float(value))):
         return "undefined"
-    return f"{float(value):.{digits}g}"
+    x = float(value)
+    rounded = x if x.is_integer() else float(f"{x:.{digits}g}")
+    if 1e3 <= abs(rounded) < 1e12:
+        return f"{rounded:,.0f}"
+    return f"{x:.{digits}g}"
 
 
 @dataclass(frozen=True)

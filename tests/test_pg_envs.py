@@ -121,3 +121,20 @@ def test_make_env_defaults_and_validation():
         make_env("mcc", horizon=0)
     with pytest.raises(ValueError, match="start_low/start_high need 2"):
         EnvSpec("x", MCC, 2, 2, -1.0, 1.0, (0.0,), (0.0,), 10)
+
+
+def test_an_unbounded_action_box_is_the_public_pmc_file_which_never_clips():
+    """heavy-tailed-pg measures alpha_hat at theta_0 both ways: our clip-before-step, and the public PMC file, whose
+    speed and energy cost are taken as drawn (make_env with the largest finite box)."""
+    from repro import pg
+
+    big = np.finfo(float).max
+    public = make_env("pmc", action_low=-big, action_high=big)
+    batch = pg.rollouts(public, pg.Policy("cauchy", 1.0), [0.0, 0.0], 50, seed=1)
+    clipped = pg.rollouts(make_env("pmc"), pg.Policy("cauchy", 1.0), [0.0, 0.0], 50, seed=1)
+    taken = np.arange(batch.act.shape[1]) < batch.length[:, None]
+    for i, t in zip(*np.nonzero(taken)):   # every step pays the unclipped energy cost, as in the public file
+        goal = batch.rew[i, t] + 0.001 * batch.act[i, t] ** 2
+        assert goal == pytest.approx(0.0, abs=1e-6) or goal == pytest.approx(10.0) or goal == pytest.approx(500.0)
+    assert (np.abs(batch.act[taken]) > 20).any()
+    assert batch.rew.min() < clipped.rew.min() and clipped.rew.min() >= -0.001 * 20 ** 2 - 1e-9

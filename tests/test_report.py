@@ -186,3 +186,35 @@ def test_report_shows_intervals_regime_checks_and_figure_sources(tmp_path):
 ])
 def test_fmt_writes_large_numbers_in_full_with_separators(value, text):
     assert report.fmt(value) == text
+
+
+@pytest.mark.parametrize("tasks", [1, 3])
+def test_vectorised_improvement_probability_equals_rliables(tasks):
+    """Same point estimate as rliable's probability_of_improvement and the same interval up to resampling noise."""
+    from rliable import metrics
+
+    from repro.report.intervals import _rliable_interval
+
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0.3, 1.0, (20, tasks)), rng.normal(0.0, 1.0, (15, tasks))
+    ours = report.improvement_probability(a, b)
+    effect, low, high = _rliable_interval({"p": (a, b)},
+                                          lambda x, y: np.array([metrics.probability_of_improvement(x, y) - 0.5]), "p")
+    assert ours.effect == pytest.approx(effect)
+    assert abs(ours.low - low) < 0.04 and abs(ours.high - high) < 0.04
+    assert ours == report.improvement_probability(a, b)          # reproducible
+    assert np.isnan(report.improvement_probability(a[:1], b).low)
+
+
+def test_iqm_interval_equals_rliables_one_task_interval():
+    from rliable import metrics
+
+    from repro.report.intervals import _rliable_interval
+
+    x = np.random.default_rng(5).standard_cauchy(30)
+    ours = report.iqm_interval(x)
+    effect, low, high = _rliable_interval({"q": (x[:, None],)}, lambda s: np.array([metrics.aggregate_iqm(s)]), "q")
+    assert ours.effect == pytest.approx(effect)
+    spread = high - low
+    assert abs(ours.low - low) < 0.1 * spread and abs(ours.high - high) < 0.1 * spread
+    assert np.isnan(report.iqm_interval(x[:1]).low)

@@ -18,8 +18,8 @@ from repro.report.build import build_report, claims_markdown
 from repro.report.claims import (STATUSES, TARGETS, Regime, by_construction, cannot, claims_frame, decide_status,
                                  direction, fmt, reproduce, rounded)
 from repro.report.figures import save_figure, use_style
-from repro.report.intervals import (Interval, improvement_probability, iqm_difference, mean_difference, mean_interval,
-                                    paired_mean_difference)
+from repro.report.intervals import (Interval, improvement_probability, iqm_difference, iqm_interval, mean_difference,
+                                    mean_interval, paired_mean_difference)
 from repro.report.metrics import MetricsError, read_metrics, validate_metrics, write_metrics
 
 
@@ -31,5 +31,5 @@ def print_limitations(limitations) -> None:
 
 __all__ = ["Interval", "MetricsError", "Regime", "STATUSES", "TARGETS", "build_report", "by_construction", "cannot",
            "claims_frame", "claims_markdown", "decide_status", "direction", "fmt", "improvement_probability",
-           "iqm_difference", "mean_difference", "mean_interval", "paired_mean_difference", "print_limitations",
+           "iqm_difference", "iqm_interval", "mean_difference", "mean_interval", "paired_mean_difference", "print_limitations",
            "read_metrics", "reproduce", "rounded", "save_figure", "use_style", "validate_metrics", "write_metrics"]

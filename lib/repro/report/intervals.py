@@ -3,8 +3,9 @@
 Every effect that decides a claim comes with an :class:`Interval`: the point estimate, a 95%
 interval, the number of replicates and how the interval was made.
 
-- Returns of RL runs across seeds: rliable's stratified bootstrap (:func:`iqm_difference`,
-  :func:`improvement_probability`), the field's standard for few-seed RL results.
+- Returns of RL runs across seeds: rliable's stratified bootstrap (:func:`iqm_difference` through rliable;
+  :func:`improvement_probability` and :func:`iqm_interval` vectorised, tested equal to rliable's), the field's
+  standard for few-seed RL results.
 - Everything else (savings per day, latency ratios per seed, ...): ``scipy.stats.bootstrap``
   (:func:`mean_interval`, :func:`mean_difference`, :func:`paired_mean_difference`).
 
@@ -162,23 +163,57 @@ def iqm_difference(a, b) -> Interval:
     return Interval(effect, low, high, n, method)
 
 
+def _win_share(x, y) -> np.ndarray:
+    """P(x > y) + P(x = y)/2 averaged over tasks; x (..., n, T), y (..., m, T) -> shape (...)."""
+    wins = (x[..., :, None, :] > y[..., None, :, :]) + 0.5 * (x[..., :, None, :] == y[..., None, :, :])
+    return wins.mean(axis=(-3, -2, -1))
+
+
+def _stratified(scores: np.ndarray, rng, reps: int) -> np.ndarray:
+    """``reps`` stratified resamples of (runs, tasks) scores: runs redrawn within each task -> (reps, runs, tasks)."""
+    runs, tasks = scores.shape
+    index = rng.integers(0, runs, size=(reps, runs, tasks))
+    return np.take_along_axis(scores[None], index, axis=1)
+
+
 def improvement_probability(a, b) -> Interval:
-    """P(a > b) - 1/2 (rliable's probability of improvement, ties count 1/2) with its 95% interval.
+    """P(a > b) - 1/2 (rliable's probability of improvement, ties count 1/2, averaged over tasks) with its 95%
+    interval from rliable's stratified percentile bootstrap (the runs of ``a`` and of ``b`` redrawn within each
+    task), vectorised: rliable's own loop over resamples costs seconds per call; a test holds the two equal.
 
     Positive means a run of method ``a`` tends to beat a run of method ``b``; the interval excludes
-    0 when that is more than chance. ``a``, ``b``: shape (runs,) or (runs, tasks) as in :func:`iqm_difference`.
+    0 when that is more than chance. ``a``, ``b``: shape (runs,) or (runs, tasks) as in :func:`iqm_difference`;
+    runs with a non-finite score are left out.
     """
-    from rliable import metrics
-
     a, b = _scores(a), _scores(b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"improvement_probability: a has {a.shape[1]} tasks, b has {b.shape[1]}")
+    a, b = a[np.isfinite(a).all(axis=1)], b[np.isfinite(b).all(axis=1)]
     n = int(min(a.shape[0], b.shape[0]))
-    method = "rliable stratified bootstrap, probability of improvement - 1/2"
-    if n < 2 or not (np.isfinite(a).all() and np.isfinite(b).all()):
-        effect = metrics.probability_of_improvement(a, b) - 0.5 if n else float("nan")
+    method = "stratified bootstrap (rliable's), probability of improvement - 1/2"
+    effect = float(_win_share(a, b)) - 0.5 if n else float("nan")
+    if n < 2:
         return _nan_interval(effect, n, method)
+    rng = seeds.rng(_BOOTSTRAP_SEED, "improvement", *a.shape, *b.shape)
+    shares = np.concatenate([_win_share(_stratified(a, rng, 100), _stratified(b, rng, 100))
+                             for _ in range(RL_RESAMPLES // 100)]) - 0.5
+    tail = 100 * (1 - CONFIDENCE) / 2
+    low, high = np.percentile(shares, [tail, 100 - tail])
+    return Interval(effect, float(low), float(high), n, method)
 
-    def centred(x, y):
-        return np.array([metrics.probability_of_improvement(x, y) - 0.5])
 
-    effect, low, high = _rliable_interval({"p": (a, b)}, centred, "p")
-    return Interval(effect, low, high, n, method)
+def _iqm(x, axis=-1):
+    return stats.trim_mean(x, 0.25, axis=axis)
+
+
+def iqm_interval(values) -> Interval:
+    """IQM (25% trimmed mean) of one method's runs with a 95% percentile-bootstrap interval over runs (rliable's
+    stratified bootstrap for one task, vectorised; a test holds it equal to rliable's). NaNs are dropped; no
+    interval with fewer than 2 runs."""
+    x = _finite(values)
+    method = "percentile bootstrap over runs, IQM (rliable's stratified bootstrap, one task)"
+    if x.size < 2:
+        return _nan_interval(_iqm(x) if x.size else float("nan"), x.size, method)
+    low, high = _bootstrap((x,), _iqm, paired=False, keys=("iqm", x.size))
+    return Interval(float(_iqm(x)), low, high, int(x.size), method)
+

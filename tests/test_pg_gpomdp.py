@@ -82,3 +82,21 @@ def test_bad_input():
         gpomdp(env, pg.Policy("stable", 1.0, alpha=1.5), [0.0, 0.0], n=2, seed=0, gamma=0.9)
     with pytest.raises(ValueError, match="theta"):
         gpomdp(env, pg.Policy("cauchy"), [0.0], n=2, seed=0, gamma=0.9)
+
+
+def test_executed_action_score_clips_before_the_score_and_matches_the_twin():
+    policy, theta = pg.Policy("gaussian", 2.0), np.array([0.3, -0.5])
+    narrow, wide = pg.make_env("pmc", action_low=-1.0, action_high=1.0), pg.make_env("pmc")
+    options = dict(n=20, seed=3, gamma=0.9, n_steps=30)
+    sample, executed = (gpomdp(narrow, policy, theta, score_on=s, **options) for s in ("sample", "executed"))
+    batch = pg.rollouts(narrow, policy, theta, 20, seed=3, n_steps=30)
+    for i in range(3):
+        t = batch.length[i]
+        twin = gpomdp_reference(policy, theta, batch.phi[i, :t], np.clip(batch.act[i, :t], -1, 1), batch.rew[i, :t],
+                                0.9)
+        np.testing.assert_allclose(executed[i], twin, rtol=1e-12, atol=1e-12)
+    assert np.abs(batch.act).max() > 1 and not np.allclose(sample, executed)     # the box binds: the scores differ
+    np.testing.assert_array_equal(gpomdp(wide, pg.Policy("gaussian", 0.1), theta, score_on="executed", **options),
+                                  gpomdp(wide, pg.Policy("gaussian", 0.1), theta, **options))  # |a| << 20
+    with pytest.raises(ValueError, match="score_on"):
+        gpomdp(narrow, policy, theta, score_on="clipped", **options)

@@ -10,14 +10,14 @@ from repro import pg
 from repro.pg.features import gym_features
 from repro.pg.gpomdp import gpomdp_estimate
 from repro.pg.rollout import policy_args
-from repro.pg.srma import (VANISHING_WEIGHT, WEIGHT_CAP, DivergenceError, clipped_weight, log_likelihood_ratio,
-                           mirror_gradient, mirror_gradient_reference, mirror_inverse, mirror_inverse_reference,
-                           pnorm_exponent, srma, srma_reference)
+from repro.pg.srma import (VANISHING_WEIGHT, WEIGHT_CAP, DivergenceError, clipped_weight, effective_sample_share,
+                           log_likelihood_ratio, mirror_gradient, mirror_gradient_reference, mirror_inverse,
+                           mirror_inverse_reference, pnorm_exponent, srma, srma_reference)
 
 SETTINGS = settings(max_examples=25, deadline=None)
 SMALL = dict(n_iterations=7, batch_size=3, initial_batch=5, gamma=0.95, n_steps=60)
 FIELDS = ["theta", "direction", "batch_return", "eval_return", "weights_computed", "weights_overflowing",
-          "weights_vanishing"]
+          "weights_vanishing", "steps", "ess_share"]
 
 
 def assert_same_run(a, b, rtol=1e-10):
@@ -42,6 +42,34 @@ def test_kernel_equals_python_twin(name, policy, options):
     assert_same_run(kernel, twin)
     assert kernel.theta.shape[1] == SMALL["n_iterations"] + 1
     assert np.abs(kernel.theta[0, -1] - kernel.theta[0, 0]).max() > 0      # it moved
+
+
+def test_steps_count_every_drawn_episode_including_restarts():
+    env, policy = pg.make_env("pendulum"), pg.Policy("cauchy", 1.0)   # never terminates: every episode is n_steps long
+    result = srma(env, policy, seeds=[3], n_iterations=7, batch_size=3, initial_batch=5, restart_every=3,
+                  n_steps=20, step_size=1e-3)
+    np.testing.assert_array_equal(result.steps[0], [100, 60, 60, 100, 60, 60, 100])
+
+
+def test_ess_share_is_nan_when_fresh_near_one_for_tiny_steps_and_in_range():
+    env, policy = pg.make_env("pmc"), pg.Policy("cauchy", 1.0)
+    tiny = srma(env, policy, seeds=[1], step_size=1e-9, restart_every=3, **{**SMALL, "n_iterations": 7})
+    ess = tiny.ess_share[0]
+    assert np.isnan(ess[[0, 3, 6]]).all()
+    np.testing.assert_allclose(ess[[1, 2, 4, 5]], 1.0, atol=1e-6)
+    for eta in (3e-2, 1.0):   # at eta = 1 every weight underflows to 0: ESS 0, the correction is dropped
+        big = srma(env, policy, seeds=[1], step_size=eta, restart_every=0, **SMALL).ess_share[0, 1:]
+        in_range = (big >= 1 / SMALL["batch_size"] - 1e-12) & (big <= 1 + 1e-12)
+        assert (in_range | (big == 0)).all() and big.min() < 0.99
+
+
+@SETTINGS
+@given(st.lists(st.floats(0.0, 5.0), min_size=1, max_size=20))
+def test_effective_sample_share_matches_its_formula(weights):
+    w = np.array(weights)
+    share = effective_sample_share(w.sum(), (w * w).sum(), w.size)
+    expected = 0.0 if (w * w).sum() == 0 else w.sum() ** 2 / (w.size * (w * w).sum())
+    assert share == pytest.approx(expected) and (share == 0.0 or 1 / w.size - 1e-9 <= share <= 1 + 1e-9)
 
 
 def test_seeds_are_independent_of_the_batch():
@@ -170,3 +198,17 @@ def test_bad_input(options, match):
     args = {"seeds": [0], "n_iterations": 2, **options}
     with pytest.raises(ValueError, match=match):
         srma(pg.make_env("pmc"), pg.Policy("cauchy", 1.0), **args)
+
+
+# ---------------------------------------------------------------- HPG's step counts (repro.pg.budget)
+def test_hpg_replay_reproduces_the_run_and_counts_its_steps():
+    from repro.pg.budget import hpg_training_steps
+    env, policy = pg.make_env("pmc"), pg.Policy("cauchy", 1.0)
+    run = pg.hpg(env, policy, seeds=[2, 7], n_iterations=30, batch_size=4, gamma=0.97, step_size=1e-2,
+                 eval_every=10, n_eval=2)
+    steps, returns = hpg_training_steps(env, policy, run, gamma=0.97)
+    np.testing.assert_array_equal(returns, run.train_return)
+    assert steps.shape == (2, 30, 4) and (steps >= 1).all() and (steps <= env.horizon).all()
+    assert 10 < steps.mean() < 120        # geometric horizon of mean 1 / (1 - 0.97^0.5) ~ 66, ended early by goals
+    with pytest.raises(ValueError, match="seed 2"):
+        hpg_training_steps(env, policy, run, gamma=0.9)

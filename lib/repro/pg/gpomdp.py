@@ -9,6 +9,12 @@ with grad_theta log pi = score_mu(a_u - theta . phi(s_u)) phi(s_u) for any polic
 Gaussian, Cauchy and the rest, no copy per policy). theta need not be the parameter that generated tau: SRMA
 evaluates g(tau | theta_{k-1}) on trajectories drawn with theta_k (:mod:`repro.pg.srma`).
 
+Clipped-action (truncated) score, ``score_on="executed"``: the environment receives clip(a_t, -R, R), and an
+implementation that records the *executed* action evaluates the score at clip(a_t) instead of the sample a_t. That
+estimator is biased for the gradient of the clipped-action objective (the likelihood-ratio identity holds only for the
+sampled a_t); its bias ||E g_executed - grad J|| is the "hidden bias" of a Gaussian policy in a box of radius R that
+brief 06 claim C1 is about. ``score_on="sample"`` (default) is the unbiased estimator.
+
 Relation to HPG (brief 05): the causal variant of :func:`repro.pg.hpg.hpg_estimate` weights rewards by gamma^(t/2);
 with gamma replaced by gamma^2 it is this estimator at theta = the sampling parameter (a test holds them equal).
 """
@@ -66,11 +72,17 @@ def gpomdp_reference(policy: Policy, theta, phi, act, rew, gamma: float) -> np.n
     return g
 
 
+SCORE_ON = ("sample", "executed")
+
+
 def gpomdp(env: EnvSpec, policy: Policy, theta, *, n: int, seed: int, gamma: float, n_steps: int | None = None,
-           features: Features | None = None) -> np.ndarray:
+           features: Features | None = None, score_on: str = "sample") -> np.ndarray:
     """(n, d) GPOMDP estimates at ``theta`` from ``n`` fresh episodes of at most ``n_steps`` steps (stream (seed, i)
-    for episode i, as :func:`repro.pg.rollout.rollouts`). Their mean estimates grad J(theta) of the gamma-discounted
-    return over ``n_steps`` steps."""
+    for episode i, as :func:`repro.pg.rollout.rollouts`). With ``score_on="sample"`` their mean estimates grad J(theta)
+    of the gamma-discounted return over ``n_steps`` steps; with ``"executed"`` the score is taken at the action clipped
+    to the environment's box (the biased clipped-action estimator). The same seed gives the same episodes for both."""
+    if score_on not in SCORE_ON:
+        raise ValueError(f"score_on={score_on!r}: expected one of {SCORE_ON}")
     if not 0.0 < gamma < 1.0:
         raise ValueError(f"gamma={gamma!r}: expected a discount in (0, 1)")
     if not policy.has_score:
@@ -79,6 +91,7 @@ def gpomdp(env: EnvSpec, policy: Policy, theta, *, n: int, seed: int, gamma: flo
     theta = check_theta(theta, features.n_features(env.obs_dim))
     trajectories = rollouts(env, policy, theta, n, seed, n_steps, features)
     out = np.zeros((n, theta.size))
-    _gpomdp_batch(policy_args(policy), theta, trajectories.phi, trajectories.act, trajectories.rew,
+    act = trajectories.act if score_on == "sample" else np.clip(trajectories.act, env.action_low, env.action_high)
+    _gpomdp_batch(policy_args(policy), theta, trajectories.phi, np.ascontiguousarray(act), trajectories.rew,
                   trajectories.length, float(gamma), out)
     return out

@@ -21,6 +21,11 @@ p = 2 is psi = 1/2 ||theta||^2 (plain gradient ascent); the brief's p-norm map t
 
 Importance weights: a weight above the cap (5) is clipped and counted as *overflowing*; a weight below
 ``VANISHING_WEIGHT`` (1e-6, our choice) is counted as *vanishing* (its correction term is effectively dropped).
+Per tracked iteration the weights' effective sample size is reported as a share of the batch,
+ESS/B = (sum_i w_i)^2 / (B sum_i w_i^2) in [1/B, 1] (Kong 1992; 1: every weight equal, the old and new policies
+agree on the batch; 1/B: one trajectory carries the whole correction; 0 when every weight underflows to 0), NaN
+at fresh (restart) iterations. The environment steps drawn at every iteration (B0 at k = 0 and at restarts) are
+counted, so budgets can be matched.
 A NaN or inf in v_k or theta_{k+1} stops the run: :func:`srma` raises :class:`DivergenceError` naming the seed and
 iteration.
 
@@ -113,6 +118,12 @@ def clipped_weight(log_w, cap, stats):
 
 
 @njit(cache=True)
+def effective_sample_share(w_sum, w_sq, n):
+    """ESS/n = (sum w)^2 / (n sum w^2) of n importance weights given their sum and sum of squares (0 if all are 0)."""
+    return 0.0 if w_sq == 0.0 else w_sum * w_sum / (n * w_sq)
+
+
+@njit(cache=True)
 def _all_finite(x):
     for i in range(x.size):
         if not math.isfinite(x[i]):
@@ -123,12 +134,13 @@ def _all_finite(x):
 @njit(cache=True)
 def srma_run(seed, env, policy, features, theta0, gamma, step_size, batch_size, initial_batch, restart_every,
              tracking, n_steps, p, weight_cap, eval_every, eval_greedy, theta_out, direction_out, batch_return_out,
-             eval_return_out, weight_stats):
+             steps_out, ess_out, eval_return_out, weight_stats):
     """One SRMA (or, with ``tracking`` False, plain mirror ascent) run of K = direction_out.shape[0] iterations.
 
     theta_out (K+1, d), direction_out (K, d) = v_k, batch_return_out (K,) mean undiscounted return of iteration k's
-    fresh episodes, eval_return_out (E, n_eval), weight_stats (3,) are written. Returns -1, or the iteration at
-    which v_k or theta_{k+1} stopped being finite (the run stops there).
+    fresh episodes, steps_out (K,) environment steps drawn at iteration k, ess_out (K,) the importance weights'
+    ESS/B (NaN at fresh iterations), eval_return_out (E, n_eval), weight_stats (3,) are written. Returns -1, or the
+    iteration at which v_k or theta_{k+1} stopped being finite (the run stops there).
     """
     n_iterations, d = direction_out.shape[0], direction_out.shape[1]
     train_rng = new_stream(seed, 0)
@@ -147,11 +159,12 @@ def srma_run(seed, env, policy, features, theta0, gamma, step_size, batch_size, 
         n_batch = batch_size if (not tracking or not fresh) else initial_batch
         if fresh:
             v[:] = 0.0
-        total_return = 0.0
+        total_return, n_drawn, w_sum, w_sq = 0.0, 0, 0.0, 0.0
         for _ in range(n_batch):
             length, _ = sample_trajectory(env, policy, features, theta, n_steps, False, train_rng, states, obs,
                                           phi, mu, act, rew)
             total_return += rew[:length].sum()
+            n_drawn += length
             gpomdp_estimate(policy, theta, phi, act, rew, length, gamma, score_sum, g_new)
             if fresh:
                 v += g_new / n_batch
@@ -159,8 +172,12 @@ def srma_run(seed, env, policy, features, theta0, gamma, step_size, batch_size, 
                 gpomdp_estimate(policy, theta_prev, phi, act, rew, length, gamma, score_sum, g_old)
                 w = clipped_weight(log_likelihood_ratio(policy, theta_prev, theta, phi, act, length), weight_cap,
                                    weight_stats)
+                w_sum += w
+                w_sq += w * w
                 v += (g_new - w * g_old) / n_batch
         batch_return_out[k] = total_return / n_batch
+        steps_out[k] = n_drawn
+        ess_out[k] = math.nan if fresh else effective_sample_share(w_sum, w_sq, n_batch)
         direction_out[k] = v
         if not _all_finite(v):
             return k
@@ -176,11 +193,12 @@ def srma_run(seed, env, policy, features, theta0, gamma, step_size, batch_size, 
 @njit(parallel=True, cache=True)
 def _srma_batch(seeds, env, policy, features, theta0, gamma, step_size, batch_size, initial_batch, restart_every,
                 tracking, n_steps, p, weight_cap, eval_every, eval_greedy, theta_out, direction_out,
-                batch_return_out, eval_return_out, weight_stats, status):
+                batch_return_out, steps_out, ess_out, eval_return_out, weight_stats, status):
     for r in prange(seeds.size):
         status[r] = srma_run(seeds[r], env, policy, features, theta0, gamma, step_size, batch_size, initial_batch,
                              restart_every, tracking, n_steps, p, weight_cap, eval_every, eval_greedy, theta_out[r],
-                             direction_out[r], batch_return_out[r], eval_return_out[r], weight_stats[r])
+                             direction_out[r], batch_return_out[r], steps_out[r], ess_out[r], eval_return_out[r],
+                             weight_stats[r])
 
 
 # ---------------------------------------------------------------- Python API
@@ -191,6 +209,8 @@ class SRMAResult:
     theta: (n, K+1, d), theta[r, k] is the parameter used at iteration k (theta[r, K] the final one);
     direction: (n, K, d), the v_k used in the update at iteration k (the tracked gradient for SRMA, the plain
     estimate without tracking); batch_return: (n, K) mean undiscounted return of iteration k's fresh episodes;
+    steps: (n, K) environment steps drawn at iteration k (B0 episodes at k = 0 and at restarts, B otherwise);
+    ess_share: (n, K) the importance weights' ESS/B at iteration k (NaN at fresh iterations);
     eval_iterations: (E,); eval_return: (n, E, n_eval) undiscounted returns of evaluation episodes (to termination or
     the horizon cap); weights_computed / weights_overflowing / weights_vanishing: (n,) importance-weight counts.
     """
@@ -203,6 +223,8 @@ class SRMAResult:
     weights_computed: np.ndarray
     weights_overflowing: np.ndarray
     weights_vanishing: np.ndarray
+    steps: np.ndarray
+    ess_share: np.ndarray
 
     @property
     def direction_norm(self) -> np.ndarray:
@@ -252,16 +274,17 @@ def srma(env: EnvSpec, policy: Policy, *, seeds, n_iterations: int, batch_size: 
     eval_iterations = evaluation_iterations(K, eval_every)
     theta, direction = np.zeros((n, K + 1, d)), np.zeros((n, K, d))
     batch_return, eval_return = np.zeros((n, K)), np.zeros((n, eval_iterations.size, int(n_eval)))
+    steps, ess = np.zeros((n, K), dtype=np.int64), np.full((n, K), np.nan)
     stats, status = np.zeros((n, N_WEIGHT_STATS), dtype=np.int64), np.full(n, -1, dtype=np.int64)
     _srma_batch(seeds, env.kernel_args(), policy_args(policy), features.kernel_args(), theta0, float(gamma),
                 float(step_size), int(batch_size), int(initial_batch), int(restart_every), bool(tracking), n_steps, p,
-                float(weight_cap), int(eval_every), bool(eval_greedy), theta, direction, batch_return, eval_return,
-                stats, status)
+                float(weight_cap), int(eval_every), bool(eval_greedy), theta, direction, batch_return, steps, ess,
+                eval_return, stats, status)
     diverged = [(int(seeds[r]), int(status[r])) for r in range(n) if status[r] >= 0]
     if diverged:
         raise DivergenceError(diverged, step_size)
     return SRMAResult(seeds, theta, direction, batch_return, eval_iterations, eval_return, stats[:, 0].copy(),
-                      stats[:, 1].copy(), stats[:, 2].copy())
+                      stats[:, 1].copy(), stats[:, 2].copy(), steps, ess)
 
 
 # ---------------------------------------------------------------- plain-Python twin
@@ -292,7 +315,7 @@ def srma_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int
                                                     eval_every, n_eval, weight_cap)
     train_rng, eval_rng = ReferenceStream(seed, 0), ReferenceStream(seed, 1)
     dual, theta_prev, v = mirror_gradient_reference(theta, p), theta.copy(), np.zeros(theta.size)
-    thetas, directions, batch_returns, eval_returns = [], [], [], []
+    thetas, directions, batch_returns, eval_returns, steps_drawn, ess = [], [], [], [], [], []
     computed = overflowing = vanishing = 0
     for k in range(n_iterations):
         thetas.append(theta.copy())
@@ -303,11 +326,12 @@ def srma_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int
         n_batch = batch_size if (not tracking or not fresh) else initial_batch
         if fresh:
             v = np.zeros(theta.size)
-        returns = []
+        returns, lengths, weights = [], [], []
         for _ in range(n_batch):
             steps = episode_reference(env, policy, features, theta, n_steps, False, train_rng)
             phi, act, rew = [s[0] for s in steps], [s[2] for s in steps], [s[3] for s in steps]
             returns.append(sum(rew))
+            lengths.append(len(steps))
             g_new = gpomdp_reference(policy, theta, phi, act, rew, gamma)
             if fresh:
                 v = v + g_new / n_batch
@@ -324,8 +348,12 @@ def srma_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int
             else:
                 w = math.exp(log_w)
                 vanishing += w < VANISHING_WEIGHT
+            weights.append(w)
             v = v + (g_new - w * g_old) / n_batch
         batch_returns.append(sum(returns) / n_batch)
+        steps_drawn.append(sum(lengths))
+        w_sq = sum(w * w for w in weights)
+        ess.append(math.nan if fresh else (0.0 if w_sq == 0.0 else sum(weights) ** 2 / (n_batch * w_sq)))
         directions.append(v.copy())
         if not (np.isfinite(v).all()):
             raise DivergenceError([(seed, k)], step_size)
@@ -337,4 +365,5 @@ def srma_reference(env: EnvSpec, policy: Policy, *, seed: int, n_iterations: int
     eval_iterations = evaluation_iterations(n_iterations, eval_every)
     return SRMAResult(seeds, np.array([thetas]), np.array([directions]), np.array([batch_returns]), eval_iterations,
                       np.array(eval_returns, dtype=float).reshape(1, eval_iterations.size, n_eval),
-                      np.array([computed]), np.array([overflowing]), np.array([vanishing]))
+                      np.array([computed]), np.array([overflowing]), np.array([vanishing]),
+                      np.array([steps_drawn], dtype=np.int64), np.array([ess], dtype=float))

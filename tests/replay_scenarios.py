@@ -14,11 +14,13 @@ RESULT_FIELDS = ("arrival", "admit", "first_token", "finish", "instance", "regio
 
 
 def toy_latency(n_models: int = 2, kv_capacity=4000, prefill=(0.01, 1e-4, 1e-8),
-                decode=(0.02, 1e-4, 1e-6)) -> LatencyModel:
-    """Identical coefficients for every model; ``kv_capacity`` a number or one per model."""
+                decode=(0.02, 1e-4, 1e-6), batch_max=None) -> LatencyModel:
+    """Identical coefficients for every model; ``kv_capacity`` a number or one per model; ``batch_max`` the
+    decode batch cap (None: none)."""
     kv = np.broadcast_to(np.asarray(kv_capacity, np.int64), (n_models,)).copy()
+    cap = None if batch_max is None else np.full(n_models, batch_max, np.int64)
     return LatencyModel(tuple(f"M{m}" for m in range(n_models)), np.tile(np.asarray(prefill, float), (n_models, 1)),
-                        np.tile(np.asarray(decode, float), (n_models, 1)), kv)
+                        np.tile(np.asarray(decode, float), (n_models, 1)), kv, decode_batch_max=cap)
 
 
 def random_trace(seed: int, n: int, *, n_models: int = 2, n_regions: int = 2, duration: float = 30.0,

@@ -57,10 +57,10 @@ def test_bad_parameters_name_the_parameter():
 
 
 @SETTINGS
-@given(workloads, st.sampled_from(sorted(fairness.SCHEDULERS)), st.booleans())
-def test_numba_policy_equals_python_reference(latency, wl, name, tight):
+@given(workloads, st.sampled_from(sorted(fairness.SCHEDULERS)), st.booleans(), st.sampled_from([np.inf, 1.0, 5.0]))
+def test_numba_policy_equals_python_reference(latency, wl, name, tight, timeout):
     w = small_workload(latency, **wl)
-    extra = TIGHT if tight else {}
+    extra = dict(TIGHT if tight else {}, queue_timeout_s=timeout)
     fast = fairness.replay(w, name, latency=latency, max_batch=MAX_BATCH, **extra)
     slow = fairness.replay(w, name, latency=latency, max_batch=MAX_BATCH, reference=True, **extra)
     for f in RESULT_FIELDS:
@@ -187,3 +187,21 @@ def test_policies_drive_one_instance_only(latency):
                      think_time=w.think_time_s)
     with pytest.raises(ValueError, match="one instance"):
         sim.run(interval=1e9)
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_vtc_charges_every_prompt_and_output_token_once(latency, reference):
+    """One tenant (no lift can act): after every request finished, W = w_p * prompt tokens + w_q * output tokens,
+    summed over requests; the first output token (emitted by the prefill, EV_FIRST) is charged like the others."""
+    from repro.replay import Simulation
+    from repro.traces import Trace
+    rng = np.random.default_rng(3)
+    n = 40
+    trace = Trace.from_columns(np.sort(rng.uniform(0, 5, n)), rng.integers(1, 300, n), rng.integers(1, 40, n))
+    pol = fairness.scheduler("vtc", n_tenants=1, n_requests=n)
+    sim_cls = ReferenceSimulation if reference else Simulation
+    sim = sim_cls(trace, latency, np.ones((1, 1), np.int64), max_batch=4,
+                  queue_policy=fairness.reference_policy(pol) if reference else pol)
+    res = sim.run(interval=1e9)
+    assert res.finished.all()
+    assert fairness.counters(sim.queue_policy)[0] == 1.0 * trace.prompt_tokens.sum() + 2.0 * trace.output_tokens.sum()

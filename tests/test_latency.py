@@ -78,6 +78,7 @@ def test_committed_coefficients_equal_the_refit(refit):
     for a, b in zip(committed["tables"], refit["tables"]):
         np.testing.assert_allclose(a["prefill"], b["prefill"], rtol=1e-4, atol=1e-12)
         np.testing.assert_allclose(a["decode"], b["decode"], rtol=1e-4, atol=1e-12)
+        assert a["decode_batch_max"] == b["decode_batch_max"]
 
 
 def test_kv_capacity_follows_brief_01():
@@ -112,3 +113,17 @@ def test_evaluation_api_matches_the_formula():
     # A at TP8 on A100: about 45 ms per decode step at batch 1 and 0.1 s to prefill 512 tokens (SageServe table)
     assert m.decode_time(0, 1, 600) == pytest.approx(0.045, rel=0.1)
     assert m.prefill_time(0, 512) == pytest.approx(0.094, rel=0.1)
+
+
+def test_decode_batch_term_is_capped_at_the_profiled_range():
+    """Brief 01 §7: A/B were profiled up to batch 64, C/D up to 32; beyond, the batch term stays at its value there
+    (the decode bound is a cap) while the context term stays linear."""
+    m = latency.load_latency_model()
+    assert m.decode_batch_max.tolist() == [64, 64, 32, 32] and latency.DECODE_BOUND == "cap"
+    committed = json.loads(latency.COEFFICIENTS_PATH.read_text())
+    assert all(t["decode_batch_max"] == max(r[2] for r in t["rows"] if r[0] == "decode") for t in committed["tables"])
+    d0, d1, d2 = m.decode[0]
+    assert m.decode_time(0, 512, 40_000) == pytest.approx(d0 + d1 * 64 + d2 * 40_000, rel=1e-12)
+    assert m.decode_time(0, 512, 40_000) < d0 + d1 * 512 + d2 * 40_000
+    assert m.decode_time(0, 16, 40_000) == pytest.approx(d0 + d1 * 16 + d2 * 40_000, rel=1e-12)
+    assert "A: 64" in latency.decode_bound_text(m) and "cap" in latency.decode_bound_text(m)

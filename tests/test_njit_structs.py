@@ -1,18 +1,18 @@
 """repro.core.njit_structs: the intrusive doubly linked lists equal a Python list model after any sequence of
-push_back / push_front / unlink over several lists sharing one links array (hypothesis), walked forwards and
+push_back / push_front / insert_before / unlink over several lists sharing one links array (hypothesis), walked forwards and
 backwards, with the ends stored in rows of a table (as the replay engine and the fairness policy keep them)."""
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
+from repro.core.njit_structs import list_insert_before, list_push_back, list_push_front, list_unlink
 
 N_LISTS, N_ITEMS = 3, 12
 HEAD, TAIL = 2, 0           # columns of the ends table (any two distinct ones)
 NXT, PRV = 1, 3             # columns of the links table
 
-ops = st.lists(st.tuples(st.sampled_from(["back", "front", "unlink"]), st.integers(0, N_LISTS - 1),
-                         st.integers(0, N_ITEMS - 1)), max_size=80)
+ops = st.lists(st.tuples(st.sampled_from(["back", "front", "before", "unlink"]), st.integers(0, N_LISTS - 1),
+                         st.integers(0, N_ITEMS - 1), st.integers(0, N_ITEMS)), max_size=80)
 
 
 def walk(ends, links, forward):
@@ -32,7 +32,7 @@ def test_lists_equal_a_python_list_model(sequence, link_dtype):
     links = np.full((N_ITEMS, 4), -1, link_dtype)
     model = [[] for _ in range(N_LISTS)]
     owner = {}
-    for op, k, x in sequence:
+    for op, k, x, y in sequence:
         if op == "unlink":
             if x not in owner:
                 continue
@@ -43,6 +43,10 @@ def test_lists_equal_a_python_list_model(sequence, link_dtype):
             if op == "back":
                 list_push_back(ends[k], HEAD, TAIL, links, NXT, PRV, x)
                 model[k].append(x)
+            elif op == "before":   # before member y of list k, or append when y is not in it
+                before = y if owner.get(y) == k else -1
+                list_insert_before(ends[k], HEAD, TAIL, links, NXT, PRV, x, before)
+                model[k].insert(model[k].index(y) if before >= 0 else len(model[k]), x)
             else:
                 list_push_front(ends[k], HEAD, TAIL, links, NXT, PRV, x)
                 model[k].insert(0, x)

@@ -11,8 +11,9 @@ from repro.replay import Add, QueuePolicy, Remove, Simulation, make_plug, make_r
 from repro.replay.reference import ReferenceSimulation
 from replay_scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
 from repro.replay.state import (CLUSTER_FIELDS, C_CUR_INDEX, C_CUR_KIND, C_N_WOKEN, EV_ADMIT, EV_FINISH, FLAG_ABORTED,
-                                FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, G_NMEMBERS, IN_NRUN, IN_NWAIT, RQ_MODEL,
-                                RQ_POOL, decode_elapsed, group_index, kv_used, prefill_seconds)
+                                FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, FLAG_TIMED_OUT, RS_REJECTED,
+                                RQ_STATE, G_NMEMBERS, IN_NRUN, IN_NWAIT, RQ_MODEL,
+                                RQ_POOL, decode_elapsed, group_index, kv_used, prefill_seconds, step_seconds)
 from repro.traces import Trace
 
 
@@ -127,6 +128,53 @@ def test_closed_loop_throttling_aborts_interactions():
     assert res.throttled.any() and ((res.flags & FLAG_ABORTED) != 0).any()
 
 
+TIMEOUTS = {
+    "fcfs_scaling": (dict(max_batch=3, actions=SCALING), 1.0),
+    "on_demand_preemption": (dict(max_batch=6, reserve="on_demand"), 2.0),
+    "held": (dict(max_batch=3, router=make_router("hold")), 0.5),
+    "priority_gate": (dict(max_batch=4, queue_policy=workload_priority(0.3)), 1.0),
+}
+
+
+@pytest.mark.parametrize("name", list(TIMEOUTS))
+def test_queue_timeouts_engine_equals_reference(name):
+    opts, timeout = TIMEOUTS[name]
+    lat = toy_latency(2, kv_capacity=1200) if name == "on_demand_preemption" else LAT
+    res, _ = run_both(TRACE, lat, np.ones((2, 2), int), resolution=2.5, queue_timeout_s=timeout, **opts)
+    out = res.timed_out
+    assert out.any() and not np.isfinite(res.admit[out]).any()
+    assert (res.finished | res.dropped | out).all()
+    if name == "on_demand_preemption":   # preempted requests are requeued and do not time out
+        assert (res.flags & FLAG_PREEMPTED).any() and not (out & ((res.flags & FLAG_PREEMPTED) != 0)).any()
+    if name == "held":   # nobody assigns the held requests: each leaves the hold queue at arrival + timeout
+        assert out.all() and (res.flags == FLAG_HELD | FLAG_TIMED_OUT).all()
+
+
+def test_queue_timeouts_abort_interactions_and_notify_the_policy():
+    trace = random_trace(3, 150, n_models=1, n_regions=1, duration=10.0, interactions=True, grid=0.25)
+    pol = fairness_policy("vtc", trace)
+    res, sim = run_both(trace, FAIR_LAT, np.ones((1, 1), int), think_time=0.25, max_batch=2, resolution=1.0,
+                        queue_policy=pol, twin=fairness.reference_policy(pol), queue_timeout_s=0.75)
+    assert res.timed_out.any() and ((res.flags & FLAG_ABORTED) != 0).any()
+    # the policy's per-tenant queues saw every timed-out request leave (EV_UNQUEUE): none is waiting at the end
+    assert (sim.queue_policy.state.i1[:4, 0] == 0).all()
+
+
+def test_queue_timeout_by_hand():
+    """Batch of one: r0 (arrival 0) runs 1 + 3 s; r1 (arrival 0.5) and r2 (arrival 3.2) wait; with a 2 s timeout
+    r1 leaves at exactly 2.5, r2 is admitted when r0 finishes at 4.0 (waited 0.8 s)."""
+    lat = toy_latency(1, 10_000, prefill=(1.0, 0.0, 0.0), decode=(1.0, 0.0, 0.0))
+    trace = Trace.from_columns([0.0, 0.5, 3.2], [10, 10, 10], [4, 4, 4])
+    for cls in (Simulation, ReferenceSimulation):
+        sim = cls(trace, lat, np.ones((1, 1), int), max_batch=1, queue_timeout_s=2.0)
+        res = sim.run(interval=100.0)
+        assert res.timed_out.tolist() == [False, True, False]
+        assert res.flags[1] == FLAG_TIMED_OUT and sim.cl.req[1, RQ_STATE] == RS_REJECTED
+        assert np.isnan(res.admit[1]) and np.isnan(res.finish[1])
+        assert res.admit[2] == res.finish[0] and res.finished[[0, 2]].all()
+        assert sim.now >= 2.5
+
+
 def test_lattice_latencies_make_boundaries_coincide_with_arrivals():
     """Integer step times put many boundaries exactly on arrival and activation times (tie rules)."""
     lat = toy_latency(1, 3000, prefill=(1.0, 0.0, 0.0), decode=(0.5, 0.0, 0.0))
@@ -185,19 +233,59 @@ def test_random_scaling_scripts():
 
 
 def test_single_request_timing_by_hand():
-    """One request, prompt P, output O on an idle instance: first token = arrival + prefill(P); then O decode
-    steps of cost d0 + d1 + d2 * (P + k), k = 0..O-1."""
+    """One request, prompt P, output O on an idle instance: first token = arrival + prefill(P) (the prefill emits
+    the first token); then O - 1 decode steps of cost d0 + d1 + d2 * (P + k), k = 0..O-2 (brief 01 §7)."""
     lat = toy_latency(1, 10_000, prefill=(0.5, 0.01, 0.0), decode=(0.1, 0.0, 0.001))
     trace = Trace.from_columns([2.0], [100], [4])
     res = Simulation(trace, lat, np.ones((1, 1), int)).run()
     first = 2.0 + (0.5 + 0.01 * 100)
-    steps = [0.1 + 0.001 * (100 + k) for k in range(4)]
+    steps = [0.1 + 0.001 * (100 + k) for k in range(3)]
     assert res.first_token[0] == first and res.admit[0] == 2.0
     assert res.finish[0] == pytest.approx(first + sum(steps), abs=1e-12)
     assert res.instances["gpu_seconds"][0] == res.t_end
     m = lat.prefill
-    assert prefill_seconds.py_func(np.c_[m, lat.decode, [10_000]], 0, 100) == 0.5 + 0.01 * 100
-    assert decode_elapsed.py_func(0.1 + 0.001 * 100, 0.001, 1, 4) == pytest.approx(sum(steps), abs=1e-12)
+    assert prefill_seconds.py_func(np.c_[m, lat.decode, [10_000], [np.inf]], 0, 100) == 0.5 + 0.01 * 100
+    assert decode_elapsed.py_func(0.1 + 0.001 * 100, 0.001, 1, 3) == pytest.approx(sum(steps), abs=1e-12)
+
+
+@pytest.mark.parametrize("cls", [Simulation, ReferenceSimulation])
+def test_output_one_finishes_with_its_prefill_and_output_two_after_one_step(cls):
+    """o = 1: finish = first token = end of the prefill; o = 2: one decode step of cost d0 + d1 + d2 * P later.
+    Prefill 0.5 + 0.01 P, step 0.1 + 0.001 * context; requests far apart (each alone on the instance)."""
+    lat = toy_latency(1, 10_000, prefill=(0.5, 0.01, 0.0), decode=(0.1, 0.0, 0.001))
+    trace = Trace.from_columns([0.0, 10.0], [100, 50], [1, 2])
+    res = cls(trace, lat, np.ones((1, 1), int), reserve="on_demand").run()
+    assert res.first_token.tolist() == [1.5, 10.0 + (0.5 + 0.01 * 50)]
+    assert res.finish[0] == 1.5
+    assert res.finish[1] == res.first_token[1] + (0.1 + 0.001 * 50)
+
+
+def test_output_one_in_a_running_batch_finishes_at_the_end_of_its_prefill_iteration():
+    """Prefill 1 s, step 1 s. r0 (o = 3): prefill [0, 1], step 1 ends at 2; r1 (o = 1) arrives at 1.5 and is
+    admitted at 2; iteration [2, 4) = r1's prefill + r0's step 2: both finish at 4, r1's first token at 4."""
+    lat = toy_latency(1, 10_000, prefill=(1.0, 0.0, 0.0), decode=(1.0, 0.0, 0.0))
+    trace = Trace.from_columns([0.0, 1.5], [10, 10], [3, 1])
+    for reserve in ("full", "on_demand"):
+        res, sim = run_both(trace, lat, np.ones((1, 1), int), reserve=reserve)
+        assert res.admit.tolist() == [0.0, 2.0] and res.first_token.tolist() == [1.0, 4.0]
+        assert res.finish.tolist() == [4.0, 4.0]
+        assert sim.cl.inst[0, IN_NRUN] == 0 and kv_used(sim._cl_ref, 0, 10.0, True) == 0
+
+
+def test_decode_batch_term_is_capped_at_the_profiled_batch():
+    """step = d0 + d1 * min(b, B_max) + d2 * context (repro.latency's decode bound), in the engine's arithmetic
+    and in LatencyModel.decode_time; the engine with a cap still equals the reference."""
+    lat = toy_latency(1, 10_000, decode=(0.02, 0.01, 1e-6), batch_max=2)
+    models = np.c_[lat.prefill, lat.decode, lat.kv_capacity_tokens, lat.batch_cap]
+    for b in (1, 2, 5):
+        expected = 0.02 + 0.01 * min(b, 2) + 1e-6 * 300
+        assert step_seconds.py_func(models, 0, b, 300) == expected
+        assert lat.decode_time(0, b, 300) == pytest.approx(expected, rel=1e-15)
+    trace = random_trace(8, 120, n_models=1, n_regions=1, duration=5.0)
+    capped, _ = run_both(trace, lat, np.ones((1, 1), int), max_batch=6, reserve="on_demand")
+    free, _ = run_both(trace, toy_latency(1, 10_000, decode=(0.02, 0.01, 1e-6)), np.ones((1, 1), int), max_batch=6,
+                       reserve="on_demand")
+    assert np.nanmean(capped.e2e) < np.nanmean(free.e2e)
 
 
 def test_second_request_joins_the_running_batch_at_the_next_boundary():
@@ -206,11 +294,12 @@ def test_second_request_joins_the_running_batch_at_the_next_boundary():
     lat = toy_latency(1, 10_000, prefill=(1.0, 0.0, 0.0), decode=(1.0, 0.0, 0.0))
     trace = Trace.from_columns([0.0, 2.5], [10, 10], [5, 2])
     res = Simulation(trace, lat, np.ones((1, 1), int)).run()
-    # r0: prefill [0,1], decode steps end at 2,3,... ; r1 arrives 2.5 -> admitted at boundary 3
-    # iteration [3,5) = prefill(1) + one decode step of r0 (2 s); r0 steps at 2,3,5,6,7 -> finish 7
+    # r0: prefill [0,1] emits token 1, its 4 decode steps end at 2,3,...; r1 arrives 2.5 -> admitted at boundary 3
+    # iteration [3,5) = prefill(1) + one decode step of r0 (2 s); r0 steps at 2,3,5,6 -> finish 6;
+    # r1: first token at 5, its one decode step ends at 6
     assert res.admit.tolist() == [0.0, 3.0]
     assert res.first_token.tolist() == [1.0, 5.0]
-    assert res.finish.tolist() == [7.0, 7.0]
+    assert res.finish.tolist() == [6.0, 6.0]
 
 
 @pytest.mark.parametrize("interval", [0.7, 3.0, 13.0])

@@ -11,8 +11,8 @@ from repro import fairness
 from repro.replay import Simulation, make_router, workload_priority
 from repro.replay.reference import ReferenceSimulation
 from replay_scenarios import compare_results, random_actions, random_trace, scripted_controller, toy_latency
-from repro.replay.state import (ACTIVE, DRAINING, FLAG_DROPPED, FLAG_PREEMPTED, FLAG_THROTTLED, IN_KVCAP, RQ_STATE,
-                                RS_HELD)
+from repro.replay.state import (ACTIVE, DRAINING, FLAG_ABORTED, FLAG_DROPPED, FLAG_PREEMPTED, FLAG_THROTTLED,
+                                FLAG_TIMED_OUT, IN_KVCAP, RQ_STATE, RS_HELD, RS_PENDING)
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -30,7 +30,7 @@ scenarios = st.fixed_dictionaries(dict(
     kv=st.integers(150, 3000), max_batch=st.integers(1, 6), reserve=st.sampled_from(["full", "on_demand"]),
     chunk=st.sampled_from([None, 16, 100]), policy=st.sampled_from(sorted(POLICIES)),
     router=st.sampled_from(sorted(ROUTERS)), siloed=st.booleans(), closed=st.booleans(),
-    n_inst=st.integers(0, 2), scaling=st.booleans()))
+    n_inst=st.integers(0, 2), scaling=st.booleans(), timeout=st.sampled_from([np.inf, 0.3, 1.5])))
 
 
 def replay(cls, s):
@@ -48,7 +48,7 @@ def replay(cls, s):
     sim = cls(trace, toy_latency(s["n_models"], s["kv"]), instances, max_batch=s["max_batch"], reserve=s["reserve"],
               chunk_tokens=s["chunk"], queue_policy=policy, router=make_router(*ROUTERS[s["router"]]),
               workload_pool=(0, 1) if s["siloed"] else (0, 0), think_time=0.1 if s["closed"] else None,
-              resolution=0.25)
+              resolution=0.25, queue_timeout_s=s["timeout"])
     return trace, sim, sim.run(scripted_controller(actions), interval=2.0, until=200.0)
 
 
@@ -68,6 +68,20 @@ def test_engine_equals_reference_and_invariants_hold(s):
     assert (sim.cl.req[stuck, RQ_STATE] == RS_HELD).all() and ((res.flags[stuck] & FLAG_PREEMPTED) != 0).all()
     assert not (done & ~admitted).any()
     assert res.instances["n_finished"].sum() == done.sum()
+    # every other request ends exactly once: done, dropped, throttled, timed out or aborted (closed loop), except
+    # one held for ever (no instance of its model) when there is no timeout, and the later calls of such a one's
+    # interaction (never released)
+    ends = np.stack([done] + [(res.flags & f) != 0 for f in (FLAG_DROPPED, FLAG_THROTTLED, FLAG_TIMED_OUT,
+                                                              FLAG_ABORTED)]).sum(axis=0)
+    held = (sim.cl.req[:, RQ_STATE] == RS_HELD) & ~admitted
+    unreleased = sim.cl.req[:, RQ_STATE] == RS_PENDING
+    assert not (held.any() and np.isfinite(s["timeout"])) and np.isnan(res.arrival[unreleased]).all()
+    assert (ends[~stuck & ~held & ~unreleased] == 1).all() and (ends[stuck | held | unreleased] == 0).all()
+    # a request times out at arrival + timeout, never admitted; a preempted one never times out
+    timed_out = res.timed_out
+    assert not admitted[timed_out].any() and (res.instance[timed_out] >= -1).all()
+    if timed_out.any():
+        assert np.isfinite(s["timeout"]) and (res.arrival[timed_out] + s["timeout"] <= res.t_end).all()
     # causality
     assert (res.admit[done] >= res.arrival[done]).all()
     assert (res.first_token[done] >= res.admit[done]).all()

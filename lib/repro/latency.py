@@ -7,7 +7,19 @@ and brief 03 §2 "Instance model"): per model, GPU and tensor parallelism (TP),
                                                                        iteration, summed over the batch
     decode_step_s(batch, context)   = d0 + d1*batch + d2*context       context = KV tokens of the running batch
 
-fitted by robust least squares on relative error (soft-L1 loss, so one anomalous row cannot drag the
+with the decode step bounded beyond the profiled batch sizes (brief 01 §7 "Measurement corrections": A/B
+were profiled up to batch 64, C/D up to 32, and the engine runs batches up to 512). Our choice is a **cap**
+(:data:`DECODE_BOUND`): the batch term is evaluated at most at the profiled maximum batch B_max,
+
+    decode_step_s(batch, context)   = d0 + d1*min(batch, B_max) + d2*context
+
+while the context term stays linear in the KV tokens the step reads (attention reads every KV token once per
+step whatever the batch, so it is not an extrapolation in batch). B_max is the largest batch of the table's
+decode rows (``decode_batch_max`` in the coefficients JSON); :func:`decode_bound_text` states it for a
+paper's limitations. Both the engine and its reference evaluate the step through
+:func:`repro.replay.state.step_seconds`, which applies the same cap.
+
+The coefficients are fitted by robust least squares on relative error (soft-L1 loss, so one anomalous row cannot drag the
 fit; every coefficient >= 0, so times are positive and non-decreasing in their arguments) to the profiled tables in ``sageserve-perf``, and the KV
 capacity of one instance from brief 01's formula
 ``(TP x GPU memory - weight bytes) / (2 x layers x hidden x 2 bytes)`` (ignores GQA, as the brief says).
@@ -60,9 +72,10 @@ class LatencyModel:
     """Service times of ``len(names)`` models; index i is ``Trace.model == i``.
 
     prefill: float64 (n_models, 3) -> prefill_s = p0 + p1*tokens + p2*tokens**2 (only for tokens > 0).
-    decode: float64 (n_models, 3) -> step_s = d0 + d1*batch + d2*context_tokens.
+    decode: float64 (n_models, 3) -> step_s = d0 + d1*min(batch, B_max) + d2*context_tokens.
     kv_capacity_tokens: int64 (n_models,) KV tokens one instance holds.
     tables: per model, which profiled table the coefficients came from (and any TP fallback).
+    decode_batch_max: (n_models,) B_max, the largest profiled decode batch (None: no cap, e.g. a toy model).
     """
 
     names: tuple[str, ...]
@@ -70,6 +83,14 @@ class LatencyModel:
     decode: np.ndarray
     kv_capacity_tokens: np.ndarray
     tables: tuple[str, ...] = ()
+    decode_batch_max: np.ndarray | None = None
+
+    @property
+    def batch_cap(self) -> np.ndarray:
+        """B_max per model as float64 (inf where there is no cap)."""
+        if self.decode_batch_max is None:
+            return np.full(len(self.names), np.inf)
+        return np.asarray(self.decode_batch_max, np.float64)
 
     def prefill_time(self, model, tokens):
         p = self.prefill[model]
@@ -79,8 +100,28 @@ class LatencyModel:
 
     def decode_time(self, model, batch, context):
         d = self.decode[model]
-        out = d[..., 0] + d[..., 1] * np.asarray(batch, np.float64) + d[..., 2] * np.asarray(context, np.float64)
+        batch = np.minimum(np.asarray(batch, np.float64), self.batch_cap[model])
+        out = d[..., 0] + d[..., 1] * batch + d[..., 2] * np.asarray(context, np.float64)
         return float(out) if np.ndim(out) == 0 else out
+
+
+#: how the decode step is bounded beyond the profiled batch range (see the module docstring)
+DECODE_BOUND = "cap"
+
+
+def decode_bound_text(latency: LatencyModel) -> str:
+    """One sentence for a paper's limitations: the decode bound and each model's profiled batch range."""
+    caps = ", ".join(f"{n}: {c:g}" for n, c in zip(latency.names, latency.batch_cap))
+    return (f"Decode step beyond the profiled batch sizes ({DECODE_BOUND}): the batch term d1*batch is evaluated at "
+            f"most at the largest profiled batch ({caps}); the context term stays linear in the KV tokens read.")
+
+
+def _profiled_batch_max(entry: dict) -> int:
+    """Largest batch among a coefficients table's decode rows."""
+    if "decode_batch_max" in entry:
+        return int(entry["decode_batch_max"])
+    col = entry["rows_columns"].index("batch_size")
+    return max(int(r[col]) for r in entry["rows"] if r[0] == "decode")
 
 
 def kv_capacity_tokens(model: str, gpu: str = "a100-80gb", tp: int = 8) -> int:
@@ -103,7 +144,7 @@ def load_latency_model(names=("A", "B", "C", "D"), gpu: str = "a100-80gb", tp: i
     """
     doc = json.loads(Path(coefficients or COEFFICIENTS_PATH).read_text())
     by_key = {(t["model"], t["gpu"], t["tp"]): t for t in doc["tables"]}
-    prefill, decode, kv, tables = [], [], [], []
+    prefill, decode, kv, tables, batch_max = [], [], [], [], []
     for name in names:
         tps = sorted(k[2] for k in by_key if k[0] == name and k[1] == gpu)
         if not tps:
@@ -120,8 +161,9 @@ def load_latency_model(names=("A", "B", "C", "D"), gpu: str = "a100-80gb", tp: i
         decode.append(entry["decode"])
         kv.append(kv_capacity_tokens(name, gpu, tp))
         tables.append(label)
+        batch_max.append(_profiled_batch_max(entry))
     return LatencyModel(tuple(names), np.array(prefill, np.float64), np.array(decode, np.float64),
-                        np.array(kv, np.int64), tuple(tables))
+                        np.array(kv, np.int64), tuple(tables), np.array(batch_max, np.int64))
 
 
 # ----------------------------------------------------------------------------------------------- fitting
@@ -215,7 +257,7 @@ def fit_table(table: pd.DataFrame) -> dict:
         "model": str(first["model"]), "gpu": str(first["gpu"]), "tp": int(first["tp"]), "file": str(first["file"]),
         "units": "ms; token_time per decode step" if first["model"] in _MS_PER_STEP_MODELS
         else "s; token_time = whole decode of token_size tokens",
-        "prefill": pre, "decode": dec,
+        "prefill": pre, "decode": dec, "decode_batch_max": int(b.max()),
         "fit_error": {f"{k}_{stat}": _sig(float(fn(v)), 4) for k, v in rel.items()
                       for stat, fn in (("median_abs_rel", np.median), ("max_abs_rel", np.max))},
         "rows_columns": ["kind", "prompt_size", "batch_size", "token_size", "measured_s", "fitted_s", "rel_err"],
@@ -239,7 +281,8 @@ def fit_latency_tables(paths) -> dict:
         "regenerate": "REPRO_DATA_MIRROR=../shared/data python -m repro.tools.derive",
         "fit_form": {
             "prefill_s": "p0 + p1*tokens + p2*tokens**2, tokens = prompt_size*batch_size",
-            "decode_step_s": "d0 + d1*batch + d2*context, context = batch*(prompt_size + (decode_steps-1)/2)",
+            "decode_step_s": "d0 + d1*batch + d2*context, context = batch*(prompt_size + (decode_steps-1)/2); "
+                             "the engine evaluates d1*min(batch, decode_batch_max) (cap beyond the profiled batches)",
             "method": "robust least squares (scipy least_squares, soft-L1 loss, scale 0.1) on relative error with "
                       "every coefficient >= 0, one fit per (model, gpu, tp), on the median of the repeats of each "
                       "configuration",

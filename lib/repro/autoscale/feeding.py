@@ -18,8 +18,8 @@ from numba import njit
 
 from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
 from repro.replay.policies import QueuePolicy, accept_all
-from repro.replay.state import (EV_ADMIT, EV_ENQUEUE, EV_UNQUEUE, IN_KVCAP, IN_QHEAD, RQ_WORKLOAD, kv_used,
-                                make_plug)
+from repro.replay.state import (EV_ADMIT, EV_ENQUEUE, EV_UNQUEUE, kv_capacity, kv_used, make_plug, queue_head,
+                                request_workload)
 
 NEXT, PREV = 0, 1
 HEAD, TAIL = 0, 1
@@ -32,15 +32,15 @@ def _select(cl, plug, i, t):
     r = plug.i2[i, HEAD]
     if r >= 0:
         return r
-    h = cl.inst[i, IN_QHEAD]
-    if h >= 0 and kv_used(cl, i, t, True) < plug.p[0] * cl.inst[i, IN_KVCAP]:
+    h = queue_head(cl, i)
+    if h >= 0 and kv_used(cl, i, t, True) < plug.p[0] * kv_capacity(cl, i):
         return h
     return -1
 
 
 @njit(cache=True)
 def _notify(cl, plug, event, r, i, k, t):
-    if r < 0 or cl.req[r, RQ_WORKLOAD] != 0:
+    if r < 0 or request_workload(cl, r) != 0:
         return 0
     if event == EV_ENQUEUE and k == 1:
         list_push_front(plug.i2[i], HEAD, TAIL, plug.i1, NEXT, PREV, r)

@@ -1,5 +1,7 @@
 """Intrusive doubly linked lists for numba kernels: the request lists of the replay engine (waiting, running and
-hold queues, :mod:`repro.replay.engine`) and the interactive lists of NIW feeding (:mod:`repro.autoscale.feeding`).
+hold queues, :mod:`repro.replay.engine`, and its pure-Python twin :mod:`repro.replay.reference` through the
+functions' ``py_func``), the interactive lists of NIW feeding (:mod:`repro.autoscale.feeding`) and the per-tenant
+queues of the fairness policy (:mod:`repro.fairness.policy`).
 
 A list lives in two arrays the caller owns: ``ends``, a 1-D array holding the list's head at index ``head`` and
 its tail at index ``tail`` (e.g. a row of a per-instance table), and ``links``, a 2-D array whose row x holds
@@ -46,3 +48,19 @@ def list_unlink(ends, head, tail, links, nxt, prv, x):
         ends[tail] = p
     links[x, nxt] = -1
     links[x, prv] = -1
+
+
+@njit(cache=True)
+def list_insert_before(ends, head, tail, links, nxt, prv, x, before):
+    """Insert x just before member ``before`` of the list (before = -1: append)."""
+    if before < 0:
+        list_push_back(ends, head, tail, links, nxt, prv, x)
+        return
+    p = links[before, prv]
+    links[x, prv] = p
+    links[x, nxt] = before
+    links[before, prv] = x
+    if p >= 0:
+        links[p, nxt] = x
+    else:
+        ends[head] = x

@@ -13,7 +13,8 @@ Selection (``select_next``)
 Charges (``notify``), one formula for both counters (brief 02 §2)
     * admission of k prompt tokens of a request of app a with system prompt S_a and app weight w_a:
       W_u += (alpha * (k - s) + beta * s) / w_a, with s = min(S_a, k);
-    * every decoded token: W_u += gamma / w_a.
+    * every output token: W_u += gamma / w_a (the first when the prefill emits it, EV_FIRST; each later one
+      at its decode step, EV_DECODE).
     VTC is alpha = beta = w_p = 1, gamma = w_q = 2, w_a = 1; WSC is alpha = 1, beta = 2, gamma = 1 and
     w_a = app weight [3p].
 Lift
@@ -28,155 +29,191 @@ Throttles (``on_arrival``), over a sliding window of the last ``window`` seconds
       accepted tokens (prompt + output) in the window exceed L_user,u or its app's exceed L_app,a. A call of an
       interaction in progress is never rejected [paper].
 
-The policy keeps per-tenant FIFO queues of waiting requests (one per class) and, per class, a compact list
-of the tenants that have one non-empty, so a selection costs O(backlogged tenants), not O(queue length).
-It drives one instance (brief 02 §2 "Server model"): ``select_next`` raises if the cluster has more.
+The policy keeps per-tenant FIFO queues of waiting requests (one per class; the doubly linked lists of
+:mod:`repro.core.njit_structs`) and, per class, a compact list of the tenants that have one non-empty, so a
+selection costs O(backlogged tenants), not O(queue length). It drives one instance (brief 02 §2 "Server
+model"): ``select_next`` raises if the cluster has more. It reads the cluster only through the accessors of
+:mod:`repro.replay.state`.
 
-State layout (``Plug``; nT tenants, nA apps, n requests):
+State (a :class:`~repro.replay.state.Plug`, one entity per slot, each named by an accessor below; nT tenants,
+nA apps, n requests):
 
-* ``p``: parameters, indices ``P_*``.
-* ``f1`` float64 (nT + nA, 4): tenant rows [F_COUNTER W_u, F_LIMIT L_user,u]; app rows nT + a
-  [F_LIMIT L_app,a, F_WEIGHT w_a, F_SYSTEM S_a].
-* ``i1`` int64 (nT + nA + 1, N_I): tenant rows: waiting count, head/tail of the two class queues, position in
-  the two tenant lists, window count and tokens; app rows: window count and tokens; columns I_LIST0/1 hold
-  the two tenant lists (entry k = k-th tenant); the last row holds the scalars S_* (list lengths, window
-  ring head and tail).
-* ``i2`` int64 (n, 3): per request, next/prev in its tenant's class queue and the window ring (slot k =
-  the k-th accepted request; every request enters at most once, so the ring never wraps).
+* ``params`` (p): parameters, indices ``P_*``.
+* ``tenant_floats`` (f1, (nT, N_TF)): W_u (F_COUNTER) and L_user,u (F_LIMIT).
+* ``app_floats`` (f2, (nA, N_AF)): L_app,a (A_LIMIT), w_a (A_WEIGHT), S_a (A_SYSTEM).
+* ``tenant_ints`` (i1, (nT, N_I)): waiting count, head/tail of the two class queues, position in the two
+  backlog lists, window count and tokens.
+* ``app_window`` (i2, (nA, N_W)): window count and tokens per app.
+* ``backlog_lists`` (i3, (nT, 2)): column c lists the tenants with a non-empty class-c queue (entry k = the
+  k-th such tenant).
+* ``request_links`` (i4, (n, N_R)): per request, next/prev in its tenant's class queue and the window ring
+  (slot k = the k-th accepted request; every request enters at most once, so the ring never wraps).
+* ``scalars`` (s): S_* (backlog list lengths, window ring head and tail, the tenant whose queue emptied last).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
+from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
 from repro.replay.policies import QueuePolicy
 from repro.replay.state import (
-    ACTIVE, C_N_INST, EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_UNQUEUE, IN_KVCAP, IN_QHEAD, IN_RHEAD, IN_STATUS,
-    RF_ARRIVAL, RQ_APP, RQ_NEXT, RQ_OUTPUT, RQ_PROMPT, RQ_STATE, RQ_STEP, RQ_TENANT, RS_DECODE, kv_used,
-    make_plug,
+    ACTIVE, EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_FIRST, EV_UNQUEUE, RS_DECODE, instance_status, kv_capacity, kv_used,
+    make_plug, n_instances, next_request, queue_head, request_app, request_arrival, request_state, request_step,
+    request_tenant, request_tokens, running_head,
 )
 
 # ---------------------------------------------------------------------------------------- layout
-# p (float64)
+# params (float64)
 (P_SELECT, P_PRIORITY, P_ALPHA, P_BETA, P_GAMMA, P_THROTTLE, P_RPM, P_WINDOW, P_HOL_DELAY, P_KV_FRAC,
  P_N_TENANTS) = range(11)
 N_P = 11
 SELECT_FIFO, SELECT_COUNTER = 0, 1
 THROTTLE_NONE, THROTTLE_RPM, THROTTLE_OIT = 0, 1, 2
-# f1 columns
-F_COUNTER, F_LIMIT, F_WEIGHT, F_SYSTEM = range(4)
-N_F = 4
-# i1 columns (tenant rows; app rows use I_WIN_COUNT, I_WIN_TOKENS; I_LIST0/1 are position-indexed)
-(I_NWAIT, I_HEAD0, I_TAIL0, I_HEAD1, I_TAIL1, I_POS0, I_POS1, I_WIN_COUNT, I_WIN_TOKENS,
- I_LIST0, I_LIST1) = range(11)
-N_I = 11
-# i1 last row (scalars): list lengths, window ring head and tail, tenant whose queue emptied last (-1: none)
+# tenant_floats columns
+F_COUNTER, F_LIMIT = range(2)
+N_TF = 2
+# app_floats columns
+A_LIMIT, A_WEIGHT, A_SYSTEM = range(3)
+N_AF = 3
+# tenant_ints columns
+I_NWAIT, I_HEAD0, I_TAIL0, I_HEAD1, I_TAIL1, I_POS0, I_POS1, I_WIN_COUNT, I_WIN_TOKENS = range(9)
+N_I = 9
+# app_window columns
+W_COUNT, W_TOKENS = range(2)
+N_W = 2
+# scalars: backlog list lengths, window ring head and tail, tenant whose queue emptied last (-1: none)
 S_LEN0, S_LEN1, S_RING_HEAD, S_RING_TAIL, S_LAST_LEFT = range(5)
-# i2 columns (per request)
+N_S = 5
+# request_links columns
 R_NEXT, R_PREV, R_RING = range(3)
 N_R = 3
 #: class of a waiting request: 0 = continues an interaction in progress (only with priority), 1 = new.
 CLASS_CONTINUING, CLASS_NEW = 0, 1
 
 
+# ---------------------------------------------------------------------------------------- named state
+@njit(cache=True)
+def params(plug):
+    return plug.p
+
+
+@njit(cache=True)
+def tenant_floats(plug):
+    return plug.f1
+
+
+@njit(cache=True)
+def app_floats(plug):
+    return plug.f2
+
+
+@njit(cache=True)
+def tenant_ints(plug):
+    return plug.i1
+
+
+@njit(cache=True)
+def app_window(plug):
+    return plug.i2
+
+
+@njit(cache=True)
+def backlog_lists(plug):
+    return plug.i3
+
+
+@njit(cache=True)
+def request_links(plug):
+    return plug.i4
+
+
+@njit(cache=True)
+def scalars(plug):
+    return plug.s
+
+
 # ---------------------------------------------------------------------------------------- helpers
 @njit(cache=True)
 def request_class(cl, plug, r):
     """CLASS_CONTINUING for a call with step >= 1 when the policy prioritises interactions in progress."""
-    if plug.p[P_PRIORITY] != 0.0 and cl.req[r, RQ_STEP] >= 1:
+    if params(plug)[P_PRIORITY] != 0.0 and request_step(cl, r) >= 1:
         return CLASS_CONTINUING
     return CLASS_NEW
-
-
-@njit(cache=True)
-def scalar_row(plug):
-    """Row of ``plug.i1`` holding the S_* scalars (the last one)."""
-    return plug.i1.shape[0] - 1
 
 
 @njit(cache=True)
 def lift_level(plug):
     """Counter a tenant joining the backlog is lifted to: the smallest W_v over backlogged tenants, else W_l of
     the tenant whose queue emptied last, else -inf (no lift)."""
-    sc = scalar_row(plug)
+    sc = scalars(plug)
+    lists = backlog_lists(plug)
+    counter = tenant_floats(plug)
     best = np.inf
     for c in range(2):
-        for k in range(plug.i1[sc, S_LEN0 + c]):
-            v = plug.i1[k, I_LIST0 + c]
-            w = plug.f1[v, F_COUNTER]
+        for k in range(sc[S_LEN0 + c]):
+            w = counter[lists[k, c], F_COUNTER]
             if w < best:
                 best = w
     if best == np.inf:
-        last = plug.i1[sc, S_LAST_LEFT]
-        return plug.f1[last, F_COUNTER] if last >= 0 else -np.inf
+        last = sc[S_LAST_LEFT]
+        return counter[last, F_COUNTER] if last >= 0 else -np.inf
     return best
 
 
 @njit(cache=True)
-def admission_charge(plug, nt, app, k):
+def admission_charge(plug, app, k):
     """Counter increment for admitting k prompt tokens of a request of ``app`` (the module docstring formula)."""
-    row = nt + app
-    s = min(plug.f1[row, F_SYSTEM], float(k))
-    return (plug.p[P_ALPHA] * (k - s) + plug.p[P_BETA] * s) / plug.f1[row, F_WEIGHT]
+    a = app_floats(plug)
+    p = params(plug)
+    s = min(a[app, A_SYSTEM], float(k))
+    return (p[P_ALPHA] * (k - s) + p[P_BETA] * s) / a[app, A_WEIGHT]
+
+
+@njit(cache=True)
+def token_charge(plug, app, k):
+    """Counter increment for k output tokens of a request of ``app``."""
+    return params(plug)[P_GAMMA] * k / app_floats(plug)[app, A_WEIGHT]
 
 
 @njit(cache=True)
 def _queue_push(cl, plug, r, front):
-    u = cl.req[r, RQ_TENANT]
+    u = request_tenant(cl, r)
     c = request_class(cl, plug, r)
-    sc = scalar_row(plug)
-    h, tl = I_HEAD0 + 2 * c, I_TAIL0 + 2 * c
-    row = plug.i1[u]
-    if row[h] < 0:   # the class queue turns non-empty: the tenant joins list c
-        n = plug.i1[sc, S_LEN0 + c]
-        plug.i1[n, I_LIST0 + c] = u
+    sc = scalars(plug)
+    row = tenant_ints(plug)[u]
+    if row[I_HEAD0 + 2 * c] < 0:   # the class queue turns non-empty: the tenant joins backlog list c
+        n = sc[S_LEN0 + c]
+        backlog_lists(plug)[n, c] = u
         row[I_POS0 + c] = n
-        plug.i1[sc, S_LEN0 + c] = n + 1
-        plug.i2[r, R_NEXT] = -1
-        plug.i2[r, R_PREV] = -1
-        row[h] = r
-        row[tl] = r
-    elif front:
-        plug.i2[r, R_PREV] = -1
-        plug.i2[r, R_NEXT] = row[h]
-        plug.i2[row[h], R_PREV] = r
-        row[h] = r
+        sc[S_LEN0 + c] = n + 1
+    if front:
+        list_push_front(row, I_HEAD0 + 2 * c, I_TAIL0 + 2 * c, request_links(plug), R_NEXT, R_PREV, r)
     else:
-        plug.i2[r, R_NEXT] = -1
-        plug.i2[r, R_PREV] = row[tl]
-        plug.i2[row[tl], R_NEXT] = r
-        row[tl] = r
+        list_push_back(row, I_HEAD0 + 2 * c, I_TAIL0 + 2 * c, request_links(plug), R_NEXT, R_PREV, r)
     row[I_NWAIT] += 1
 
 
 @njit(cache=True)
 def _queue_remove(cl, plug, r):
-    u = cl.req[r, RQ_TENANT]
+    u = request_tenant(cl, r)
     c = request_class(cl, plug, r)
-    sc = scalar_row(plug)
-    h, tl = I_HEAD0 + 2 * c, I_TAIL0 + 2 * c
-    row = plug.i1[u]
-    prv, nxt = plug.i2[r, R_PREV], plug.i2[r, R_NEXT]
-    if prv >= 0:
-        plug.i2[prv, R_NEXT] = nxt
-    else:
-        row[h] = nxt
-    if nxt >= 0:
-        plug.i2[nxt, R_PREV] = prv
-    else:
-        row[tl] = prv
+    sc = scalars(plug)
+    row = tenant_ints(plug)[u]
+    list_unlink(row, I_HEAD0 + 2 * c, I_TAIL0 + 2 * c, request_links(plug), R_NEXT, R_PREV, r)
     row[I_NWAIT] -= 1
     if row[I_NWAIT] == 0:
-        plug.i1[sc, S_LAST_LEFT] = u
-    if row[h] < 0:   # the class queue is empty: swap-remove the tenant from list c
+        sc[S_LAST_LEFT] = u
+    if row[I_HEAD0 + 2 * c] < 0:   # the class queue is empty: swap-remove the tenant from backlog list c
+        lists = backlog_lists(plug)
         pos = row[I_POS0 + c]
-        last = plug.i1[sc, S_LEN0 + c] - 1
-        moved = plug.i1[last, I_LIST0 + c]
-        plug.i1[pos, I_LIST0 + c] = moved
-        plug.i1[moved, I_POS0 + c] = pos
-        plug.i1[last, I_LIST0 + c] = -1
+        last = sc[S_LEN0 + c] - 1
+        moved = lists[last, c]
+        lists[pos, c] = moved
+        tenant_ints(plug)[moved, I_POS0 + c] = pos
+        lists[last, c] = -1
         row[I_POS0 + c] = -1
-        plug.i1[sc, S_LEN0 + c] = last
+        sc[S_LEN0 + c] = last
 
 
 # ---------------------------------------------------------------------------------------- hooks
@@ -184,18 +221,21 @@ def _queue_remove(cl, plug, r):
 def select_next(cl, plug, i, t):
     """FIFO: the instance's queue head. Counter: the head of the class queue of the backlogged tenant with the
     smallest (W_u, head request), class CLASS_CONTINUING first when it has any tenant."""
-    if cl.conf[C_N_INST] != 1:
+    if n_instances(cl) != 1:
         raise ValueError("repro.fairness policies drive one instance (brief 02 §2): the cluster has more")
-    if plug.p[P_SELECT] == SELECT_FIFO:
-        return cl.inst[i, IN_QHEAD]
-    sc = scalar_row(plug)
-    c = CLASS_CONTINUING if plug.i1[sc, S_LEN0] > 0 else CLASS_NEW
+    if params(plug)[P_SELECT] == SELECT_FIFO:
+        return queue_head(cl, i)
+    sc = scalars(plug)
+    lists = backlog_lists(plug)
+    counter = tenant_floats(plug)
+    ints = tenant_ints(plug)
+    c = CLASS_CONTINUING if sc[S_LEN0] > 0 else CLASS_NEW
     best = -1
     best_w = np.inf
-    for k in range(plug.i1[sc, S_LEN0 + c]):
-        u = plug.i1[k, I_LIST0 + c]
-        w = plug.f1[u, F_COUNTER]
-        head = plug.i1[u, I_HEAD0 + 2 * c]
+    for k in range(sc[S_LEN0 + c]):
+        u = lists[k, c]
+        w = counter[u, F_COUNTER]
+        head = ints[u, I_HEAD0 + 2 * c]
         if w < best_w or (w == best_w and head < best):
             best_w = w
             best = head
@@ -204,28 +244,30 @@ def select_next(cl, plug, i, t):
 
 @njit(cache=True)
 def notify(cl, plug, event, r, i, k, t):
-    """Counter bookkeeping: per-tenant queues, lift on becoming backlogged, admission and decode charges."""
-    if plug.p[P_SELECT] == SELECT_FIFO:
+    """Counter bookkeeping: per-tenant queues, lift on becoming backlogged, admission and output-token charges."""
+    if params(plug)[P_SELECT] == SELECT_FIFO:
         return 0
-    nt = int(plug.p[P_N_TENANTS])
+    counter = tenant_floats(plug)
     if event == EV_ENQUEUE:
-        u = cl.req[r, RQ_TENANT]
-        if plug.i1[u, I_NWAIT] == 0:   # lift (brief 02 §2)
+        u = request_tenant(cl, r)
+        if tenant_ints(plug)[u, I_NWAIT] == 0:   # lift (brief 02 §2)
             low = lift_level(plug)
-            if low > plug.f1[u, F_COUNTER]:
-                plug.f1[u, F_COUNTER] = low
+            if low > counter[u, F_COUNTER]:
+                counter[u, F_COUNTER] = low
         _queue_push(cl, plug, r, k == 1)
     elif event == EV_UNQUEUE:
         _queue_remove(cl, plug, r)
     elif event == EV_ADMIT:
         _queue_remove(cl, plug, r)
-        plug.f1[cl.req[r, RQ_TENANT], F_COUNTER] += admission_charge(plug, nt, cl.req[r, RQ_APP], k)
+        counter[request_tenant(cl, r), F_COUNTER] += admission_charge(plug, request_app(cl, r), k)
+    elif event == EV_FIRST:
+        counter[request_tenant(cl, r), F_COUNTER] += token_charge(plug, request_app(cl, r), k)
     elif event == EV_DECODE:
-        x = cl.inst[i, IN_RHEAD]
+        x = running_head(cl, i)
         while x >= 0:
-            if cl.req[x, RQ_STATE] == RS_DECODE:
-                plug.f1[cl.req[x, RQ_TENANT], F_COUNTER] += plug.p[P_GAMMA] * k / plug.f1[nt + cl.req[x, RQ_APP], F_WEIGHT]
-            x = cl.req[x, RQ_NEXT]
+            if request_state(cl, x) == RS_DECODE:
+                counter[request_tenant(cl, x), F_COUNTER] += token_charge(plug, request_app(cl, x), k)
+            x = next_request(cl, x)
     return 0
 
 
@@ -235,65 +277,70 @@ def overloaded(cl, plug, t):
     the KV tokens in use over all active instances exceed P_KV_FRAC of their capacity."""
     used = 0
     cap = 0
-    for i in range(cl.conf[C_N_INST]):
-        if cl.inst[i, IN_STATUS] != ACTIVE:
+    p = params(plug)
+    for i in range(n_instances(cl)):
+        if instance_status(cl, i) != ACTIVE:
             continue
-        h = cl.inst[i, IN_QHEAD]
-        if h >= 0 and t - cl.reqf[h, RF_ARRIVAL] > plug.p[P_HOL_DELAY]:
+        h = queue_head(cl, i)
+        if h >= 0 and t - request_arrival(cl, h) > p[P_HOL_DELAY]:
             return True
         used += kv_used(cl, i, t, False)
-        cap += cl.inst[i, IN_KVCAP]
-    return cap > 0 and used > plug.p[P_KV_FRAC] * cap
+        cap += kv_capacity(cl, i)
+    return cap > 0 and used > p[P_KV_FRAC] * cap
+
+
+@njit(cache=True)
+def _window_add(cl, plug, x, sign):
+    """Add (sign = 1) or take out (-1) accepted request x from its tenant's and app's window sums."""
+    tokens = request_tokens(cl, x)
+    row = tenant_ints(plug)[request_tenant(cl, x)]
+    app = app_window(plug)[request_app(cl, x)]
+    row[I_WIN_COUNT] += sign
+    row[I_WIN_TOKENS] += sign * tokens
+    app[W_COUNT] += sign
+    app[W_TOKENS] += sign * tokens
 
 
 @njit(cache=True)
 def _expire_window(cl, plug, t):
     """Drop accepted requests that arrived ``window`` or more seconds before t from the window sums."""
-    nt = int(plug.p[P_N_TENANTS])
-    s = plug.i1[scalar_row(plug)]
-    head = s[S_RING_HEAD]
-    while head < s[S_RING_TAIL]:
-        x = plug.i2[head, R_RING]
-        if t - cl.reqf[x, RF_ARRIVAL] < plug.p[P_WINDOW]:
+    sc = scalars(plug)
+    links = request_links(plug)
+    window = params(plug)[P_WINDOW]
+    head = sc[S_RING_HEAD]
+    while head < sc[S_RING_TAIL]:
+        x = links[head, R_RING]
+        if t - request_arrival(cl, x) < window:
             break
-        tokens = np.int64(cl.req[x, RQ_PROMPT]) + cl.req[x, RQ_OUTPUT]
-        u, a = cl.req[x, RQ_TENANT], nt + cl.req[x, RQ_APP]
-        plug.i1[u, I_WIN_COUNT] -= 1
-        plug.i1[u, I_WIN_TOKENS] -= tokens
-        plug.i1[a, I_WIN_COUNT] -= 1
-        plug.i1[a, I_WIN_TOKENS] -= tokens
+        _window_add(cl, plug, x, -1)
         head += 1
-    s[S_RING_HEAD] = head
+    sc[S_RING_HEAD] = head
 
 
 @njit(cache=True)
 def _accept(cl, plug, r):
-    nt = int(plug.p[P_N_TENANTS])
-    s = plug.i1[scalar_row(plug)]
-    plug.i2[s[S_RING_TAIL], R_RING] = r
-    s[S_RING_TAIL] += 1
-    tokens = np.int64(cl.req[r, RQ_PROMPT]) + cl.req[r, RQ_OUTPUT]
-    u, a = cl.req[r, RQ_TENANT], nt + cl.req[r, RQ_APP]
-    plug.i1[u, I_WIN_COUNT] += 1
-    plug.i1[u, I_WIN_TOKENS] += tokens
-    plug.i1[a, I_WIN_COUNT] += 1
-    plug.i1[a, I_WIN_TOKENS] += tokens
+    sc = scalars(plug)
+    request_links(plug)[sc[S_RING_TAIL], R_RING] = r
+    sc[S_RING_TAIL] += 1
+    _window_add(cl, plug, r, 1)
 
 
 @njit(cache=True)
 def on_arrival(cl, plug, r, t):
     """Throttle (1) or accept (0) an arriving request; accepted requests enter the sliding window."""
-    mode = plug.p[P_THROTTLE]
+    p = params(plug)
+    mode = p[P_THROTTLE]
     if mode == THROTTLE_NONE:
         return 0
     _expire_window(cl, plug, t)
-    u = cl.req[r, RQ_TENANT]
+    u = request_tenant(cl, r)
     if mode == THROTTLE_RPM:
-        if plug.i1[u, I_WIN_COUNT] >= plug.p[P_RPM]:
+        if tenant_ints(plug)[u, I_WIN_COUNT] >= p[P_RPM]:
             return 1
-    elif cl.req[r, RQ_STEP] == 0:   # OIT: only new interactions, only while overloaded
-        a = int(plug.p[P_N_TENANTS]) + cl.req[r, RQ_APP]
-        over = plug.i1[u, I_WIN_TOKENS] > plug.f1[u, F_LIMIT] or plug.i1[a, I_WIN_TOKENS] > plug.f1[a, F_LIMIT]
+    elif request_step(cl, r) == 0:   # OIT: only new interactions, only while overloaded
+        a = request_app(cl, r)
+        over = (tenant_ints(plug)[u, I_WIN_TOKENS] > tenant_floats(plug)[u, F_LIMIT]
+                or app_window(plug)[a, W_TOKENS] > app_floats(plug)[a, A_LIMIT])
         if over and overloaded(cl, plug, t):
             return 1
     _accept(cl, plug, r)
@@ -335,20 +382,21 @@ def counter_policy(n_tenants: int, n_requests: int, *, select: int, throttle: in
     p[[P_SELECT, P_PRIORITY, P_ALPHA, P_BETA, P_GAMMA, P_THROTTLE, P_RPM, P_WINDOW, P_HOL_DELAY, P_KV_FRAC,
        P_N_TENANTS]] = [select, float(priority), alpha, beta, gamma, throttle, rpm, window, hol_delay, kv_frac,
                         n_tenants]
-    f1 = np.zeros((n_tenants + n_apps, N_F))
-    f1[:n_tenants, F_LIMIT] = u_lim
-    f1[n_tenants:, F_LIMIT] = a_lim
-    f1[n_tenants:, F_WEIGHT] = w
-    f1[n_tenants:, F_SYSTEM] = system
-    i1 = np.zeros((n_tenants + n_apps + 1, N_I), np.int64)
-    i1[:n_tenants, [I_HEAD0, I_TAIL0, I_HEAD1, I_TAIL1, I_POS0, I_POS1, I_LIST0, I_LIST1]] = -1
-    i1[n_tenants:, [I_LIST0, I_LIST1]] = -1
-    i1[-1, :] = 0
-    i1[-1, S_LAST_LEFT] = -1
-    i2 = np.full((n_requests, N_R), -1, np.int64)
-    return QueuePolicy(on_arrival, select_next, notify, make_plug(p, f1=f1, i1=i1, i2=i2), name)
+    tenant_f = np.zeros((n_tenants, N_TF))
+    tenant_f[:, F_LIMIT] = u_lim
+    app_f = np.zeros((n_apps, N_AF))
+    app_f[:, A_LIMIT] = a_lim
+    app_f[:, A_WEIGHT] = w
+    app_f[:, A_SYSTEM] = system
+    tenant_i = np.zeros((n_tenants, N_I), np.int64)
+    tenant_i[:, [I_HEAD0, I_TAIL0, I_HEAD1, I_TAIL1, I_POS0, I_POS1]] = -1
+    sc = np.zeros(N_S, np.int64)
+    sc[S_LAST_LEFT] = -1
+    state = make_plug(p, f1=tenant_f, f2=app_f, i1=tenant_i, i2=np.zeros((n_apps, N_W), np.int64),
+                      i3=np.full((n_tenants, 2), -1, np.int64), i4=np.full((n_requests, N_R), -1, np.int64), s=sc)
+    return QueuePolicy(on_arrival, select_next, notify, state, name)
 
 
 def counters(policy: QueuePolicy) -> np.ndarray:
     """W_u per tenant (a copy) of a policy made by :func:`counter_policy`."""
-    return policy.state.f1[:int(policy.state.p[P_N_TENANTS]), F_COUNTER].copy()
+    return policy.state.f1[:, F_COUNTER].copy()

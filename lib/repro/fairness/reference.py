@@ -14,12 +14,12 @@ import math
 from collections import defaultdict, deque
 
 from repro.fairness.policy import (
-    F_COUNTER, F_LIMIT, F_SYSTEM, F_WEIGHT, P_ALPHA, P_BETA, P_GAMMA, P_HOL_DELAY, P_KV_FRAC, P_N_TENANTS,
+    A_LIMIT, A_SYSTEM, A_WEIGHT, F_COUNTER, F_LIMIT, P_ALPHA, P_BETA, P_GAMMA, P_HOL_DELAY, P_KV_FRAC, P_N_TENANTS,
     P_PRIORITY, P_RPM, P_SELECT, P_THROTTLE, P_WINDOW, SELECT_FIFO, THROTTLE_NONE, THROTTLE_RPM,
 )
 from repro.replay.policies import QueuePolicy
 from repro.replay.state import (
-    ACTIVE, C_N_INST, EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_UNQUEUE, IN_KVCAP, IN_QHEAD, IN_RHEAD, IN_STATUS,
+    ACTIVE, C_N_INST, EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_FIRST, EV_UNQUEUE, IN_KVCAP, IN_QHEAD, IN_RHEAD, IN_STATUS,
     RF_ARRIVAL, RQ_APP, RQ_NEXT, RQ_OUTPUT, RQ_PROMPT, RQ_STATE, RQ_STEP, RQ_TENANT, RS_DECODE, kv_used,
 )
 
@@ -35,10 +35,10 @@ class ReferencePolicy:
         self.alpha, self.beta, self.gamma = float(p[P_ALPHA]), float(p[P_BETA]), float(p[P_GAMMA])
         self.throttle, self.rpm, self.window = p[P_THROTTLE], float(p[P_RPM]), float(p[P_WINDOW])
         self.hol_delay, self.kv_frac = float(p[P_HOL_DELAY]), float(p[P_KV_FRAC])
-        self.user_limit = [float(x) for x in state.f1[:self.nt, F_LIMIT]]
-        self.app_limit = [float(x) for x in state.f1[self.nt:, F_LIMIT]]
-        self.weight = [float(x) for x in state.f1[self.nt:, F_WEIGHT]]
-        self.system = [float(x) for x in state.f1[self.nt:, F_SYSTEM]]
+        self.user_limit = [float(x) for x in state.f1[:, F_LIMIT]]
+        self.app_limit = [float(x) for x in state.f2[:, A_LIMIT]]
+        self.weight = [float(x) for x in state.f2[:, A_WEIGHT]]
+        self.system = [float(x) for x in state.f2[:, A_SYSTEM]]
         self.queues = (defaultdict(deque), defaultdict(deque))    # class -> tenant -> waiting requests
         self.n_wait = defaultdict(int)
         self.last_left = -1                                       # tenant whose queue emptied last
@@ -80,6 +80,8 @@ class ReferencePolicy:
                 a = int(cl.req[r, RQ_APP])
                 s = min(self.system[a], float(k))
                 plug.f1[u, F_COUNTER] += (self.alpha * (k - s) + self.beta * s) / self.weight[a]
+        elif event == EV_FIRST:
+            plug.f1[int(cl.req[r, RQ_TENANT]), F_COUNTER] += self.gamma * k / self.weight[int(cl.req[r, RQ_APP])]
         elif event == EV_DECODE:
             x = int(cl.inst[i, IN_RHEAD])
             while x >= 0:

@@ -11,6 +11,7 @@ k+1 of an interaction is released think_time seconds after call k finishes).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,11 +84,13 @@ def check_ids(trace, n_tenants: int, n_apps: int) -> None:
 
 
 def replay(workload: FairServeWorkload, name: str, *, latency=None, max_batch: int = 256, k: float = 3.0,
-           weight_clip=(0.25, 4.0), reference: bool = False, **params) -> Replay:
+           weight_clip=(0.25, 4.0), reference: bool = False, queue_timeout_s: float = math.inf, **params) -> Replay:
     """Replay ``workload`` under scheduler ``name``; ``params`` override :func:`scheduler`'s keyword arguments
     (e.g. ``rpm=10``, ``beta=1``); ``k`` scales OIT's limits, ``weight_clip`` bounds the WSC app weights. ``reference``: run the pure-Python engine
     (:class:`repro.replay.reference.ReferenceSimulation`) with the pure-Python policy
-    (:func:`repro.fairness.reference.reference_policy`) instead: same results, far slower."""
+    (:func:`repro.fairness.reference.reference_policy`) instead: same results, far slower. ``queue_timeout_s``: a call
+    not admitted within this many seconds of its arrival leaves unserved (``result.timed_out``; its interaction is
+    aborted), see :class:`repro.replay.Simulation`."""
     latency = latency or server()
     kwargs = workload_params(workload, k=k, window=params.get("window", 60.0), weight_clip=weight_clip)
     kwargs.update(params)
@@ -99,6 +102,6 @@ def replay(workload: FairServeWorkload, name: str, *, latency=None, max_batch: i
         from repro.replay.reference import ReferenceSimulation
         policy, simulation = reference_policy(policy), ReferenceSimulation
     sim = simulation(workload.trace, latency, np.ones((1, 1), np.int64), max_batch=max_batch, reserve="full",
-                     queue_policy=policy, think_time=workload.think_time_s)
+                     queue_policy=policy, think_time=workload.think_time_s, queue_timeout_s=queue_timeout_s)
     result = sim.run(interval=1e12)
     return Replay(name, result, counters(sim.queue_policy), sim.queue_policy)

@@ -6,9 +6,16 @@ The loop is event-driven and exact: a running decode batch is advanced in one st
 queued on it) with the closed form of :func:`repro.replay.state.decode_elapsed`, so the cost is O(1)
 amortised per request and event, not per decode iteration. Instances wait in an indexed binary heap
 keyed by (next event time, instance); each instance keeps its decoding requests in a heap keyed by
-(finishing step, request). Plug-ins are first-class numba functions (types in ``state``), so this
-module is compiled once and cached whatever policies and routers plug in; the state crosses calls as
-StructRefs (one reference count per call, see ``state.ClusterRef``).
+(finishing step, request); released closed-loop calls wait in a heap keyed by (time, request), and routed
+requests in arrival order for their queue timeouts. The plug-ins arrive as one record of first-class numba
+functions and their states (``state.Hooks``), so this module is compiled once and cached whatever policies
+and routers plug in; the state crosses calls as StructRefs (one reference count per call, see
+``state.ClusterRef``). :mod:`repro.replay` says why these two experimental numba features are used. The
+request lists (waiting, running, hold) are the linked lists of :mod:`repro.core.njit_structs`. The three heaps
+are still written here, each for its storage (instance heap with a position per instance; finish heaps in
+the rows of a per-instance table with keys computed from the request table; release heap of (time, request)
+pairs): one shared indexed heap is left to do (it needs a key array per request and row views in the hot
+loop, whose cost was not measured yet).
 
 Python calls four entry points (``entries()``): ``advance`` (the event loop up to a time), ``drain``,
 ``assign_held`` and ``add_instance`` (controller actions). :mod:`repro.replay.reference` is the
@@ -26,26 +33,26 @@ from numba import njit, types
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.experimental import structref
 
-from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
+from repro.core.njit_structs import list_insert_before, list_push_back, list_push_front, list_unlink
 from repro.replay.state import (
-    ACTIVE, CF_NOW, CF_THINK, CLUSTER_TYPE, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND, C_HELD_HEAD,
-    C_HELD_TAIL, C_MAX_BATCH, C_N_HELD, C_N_INST, C_N_WOKEN, C_RESERVE, DRAINING, EV_ADMIT, EV_DECODE, EV_ENQUEUE,
-    EV_FINISH, EV_PREEMPT, EV_UNQUEUE, FLAG_ABORTED, FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED,
-    FLAG_THROTTLED, G_CAP, G_KV, G_NACTIVE, G_NMEMBERS, IF_BUSY, IF_BUSY_SINCE, IF_EP_A, IF_EP_END, IF_EP_T,
-    IF_T_DRAIN, IF_T_OFF, IF_T_READY, IF_T_REQUEST, INSTANCE_ROUTER_TYPE, IN_COMMIT_K, IN_DEC_BASE, IN_DIRTY,
-    IN_EP_B, IN_EP_CTX, IN_EP_PREFILL, IN_RUN_TOKENS, IN_EP_S, IN_GROUP, IN_KV, IN_KVCAP, IN_MEMBER_POS, IN_MODE,
-    IN_MODEL, IN_NADMIT, IN_NDEC, IN_NFINISH, IN_NPF, IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_PFHEAD, IN_POOL, IN_QHEAD,
-    IN_QTAIL, IN_REGION, IN_RHEAD, IN_RTAIL, IN_STATUS, IN_WAIT_TOKENS, KIND_ARRIVAL, KIND_CONTROLLER,
-    KIND_INSTANCE, MODE_DECODE, MODE_IDLE, MODE_PREFILL, M_KVCAP, NOTIFY_TYPE, OFF, ON_ARRIVAL_TYPE, PLUG_TYPE,
-    REGION_ROUTER_TYPE, RESERVE_ON_DEMAND, RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RQ_FLAGS, RQ_GENERATED,
-    RQ_INST, RQ_JOIN, RQ_KV, RQ_MODEL, RQ_NEXT, RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREFILL_LEFT, RQ_PREV,
-    RQ_PROMPT, RQ_REGION, RQ_STATE, RQ_SUCC, RQ_WORKLOAD, RS_DECODE, RS_DONE, RS_HELD, RS_PREFILL, RS_REJECTED,
-    RS_WAITING, SELECT_NEXT_TYPE, SPINNING, boundary_time, first_step_reaching, group_index, kv_used,
-    prefill_seconds, step_seconds,
+    ACTIVE, CF_NOW, CF_THINK, CF_TIMEOUT, CLUSTER_TYPE, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND,
+    C_HELD_HEAD, C_HELD_TAIL, C_MAX_BATCH, C_N_HELD, C_N_INST, C_N_WOKEN, C_RESERVE, DRAINING, EV_ADMIT, EV_DECODE,
+    EV_ENQUEUE, EV_FINISH, EV_FIRST, EV_PREEMPT, EV_UNQUEUE, FLAG_ABORTED, FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED,
+    FLAG_REROUTED, FLAG_THROTTLED, FLAG_TIMED_OUT, G_CAP, G_KV, G_NACTIVE, G_NMEMBERS, HOOKS_TYPE, IF_BUSY,
+    IF_BUSY_SINCE, IF_EP_A, IF_EP_END, IF_EP_T, IF_T_DRAIN, IF_T_OFF, IF_T_READY, IF_T_REQUEST, IN_COMMIT_K,
+    IN_DEC_BASE, IN_DIRTY, IN_EP_B, IN_EP_CTX, IN_EP_PREFILL, IN_EP_S, IN_GROUP, IN_KV, IN_KVCAP, IN_MEMBER_POS,
+    IN_MODE, IN_MODEL, IN_NADMIT, IN_NDEC, IN_NFINISH, IN_NPF, IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_PFHEAD, IN_POOL,
+    IN_QHEAD, IN_QTAIL, IN_REGION, IN_RHEAD, IN_RTAIL, IN_RUN_TOKENS, IN_STATUS, IN_WAIT_TOKENS, KIND_ARRIVAL,
+    KIND_CONTROLLER, KIND_INSTANCE, KIND_TIMEOUT, MODE_DECODE, MODE_IDLE, MODE_PREFILL, M_KVCAP, OFF,
+    RESERVE_ON_DEMAND, RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RQ_FLAGS, RQ_GENERATED, RQ_INST, RQ_JOIN, RQ_KV,
+    RQ_MODEL, RQ_NEXT, RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREFILL_LEFT, RQ_PREV, RQ_PROMPT, RQ_REGION, RQ_STATE,
+    RQ_SUCC, RQ_WORKLOAD, RS_DECODE, RS_DONE, RS_HELD, RS_PREFILL, RS_REJECTED, RS_WAITING, SPINNING, boundary_time,
+    first_step_reaching, group_index, kv_used, prefill_seconds, step_seconds,
 )
 
 #: engine-private arrays (not visible to plug-ins)
-ENGINE_FIELDS = ("ev_heap", "ev_pos", "ev_time", "fin", "fin_n", "fin_pos", "k_evt", "roots", "rel_t", "rel_r", "ints")
+ENGINE_FIELDS = ("ev_heap", "ev_pos", "ev_time", "fin", "fin_n", "fin_pos", "k_evt", "roots", "rel_t", "rel_r",
+                 "tmo", "ints")
 EngineState = collections.namedtuple("EngineState", ENGINE_FIELDS)
 
 
@@ -63,28 +70,30 @@ structref.define_proxy(EngineRef, EngineRefType, list(ENGINE_FIELDS))
 
 
 @njit(cache=True)
-def _new_engine_ref(ev_heap, ev_pos, ev_time, fin, fin_n, fin_pos, k_evt, roots, rel_t, rel_r, ints):
-    return EngineRef(ev_heap, ev_pos, ev_time, fin, fin_n, fin_pos, k_evt, roots, rel_t, rel_r, ints)
+def _new_engine_ref(ev_heap, ev_pos, ev_time, fin, fin_n, fin_pos, k_evt, roots, rel_t, rel_r, tmo, ints):
+    return EngineRef(ev_heap, ev_pos, ev_time, fin, fin_n, fin_pos, k_evt, roots, rel_t, rel_r, tmo, ints)
 
 
 def engine_ref(es: EngineState) -> EngineRef:
     return _new_engine_ref(*es)
-# EngineState.ints
-E_ROOT_PTR, E_REL_N, E_EV_N, E_NEXT_TICK = range(4)
-N_E = 4
+# EngineState.ints; tmo[E_TMO_HEAD:E_TMO_TAIL] are the routed requests in arrival order (their timeouts come
+# in the same order: every deadline is arrival + the same timeout), stale ones skipped when they reach the head
+E_ROOT_PTR, E_REL_N, E_EV_N, E_NEXT_TICK, E_TMO_HEAD, E_TMO_TAIL = range(6)
+N_E = 6
 # time-series columns (Simulation.timeseries)
 TS_STATUS, TS_NRUN, TS_NWAIT, TS_KV, TS_BUSY = range(5)
 N_TS = 5
 BIG = np.int64(1) << np.int64(62)
 
 
-def new_engine_state(n_req: int, cap: int, max_batch: int, roots: np.ndarray, n_succ: int) -> EngineState:
+def new_engine_state(n_req: int, cap: int, max_batch: int, roots: np.ndarray, n_succ: int,
+                     timeouts: bool = False) -> EngineState:
     return EngineState(
         ev_heap=np.full(cap, -1, np.int64), ev_pos=np.full(cap, -1, np.int64), ev_time=np.full(cap, np.inf),
         fin=np.full((cap, max_batch), -1, np.int64), fin_n=np.zeros(cap, np.int64),
         fin_pos=np.full(n_req, -1, np.int32), k_evt=np.zeros(cap, np.int64),
         roots=np.ascontiguousarray(roots, np.int64), rel_t=np.zeros(n_succ + 1), rel_r=np.zeros(n_succ + 1, np.int64),
-        ints=np.zeros(N_E, np.int64))
+        tmo=np.zeros(n_req + 1 if timeouts else 1, np.int64), ints=np.zeros(N_E, np.int64))
 
 
 def grow_engine_state(es: EngineState, cap: int) -> EngineState:
@@ -168,7 +177,9 @@ def set_event(es, i, t):
 # ================================================================== per-instance finish heap (step, request)
 @njit(cache=True)
 def _fin_key(cl, r):
-    return np.int64(cl.req[r, RQ_JOIN]) + cl.req[r, RQ_OUTPUT]
+    """Epoch-independent step count at which r finishes: o - 1 decode steps after its join (the prefill emitted
+    the first of its o output tokens)."""
+    return np.int64(cl.req[r, RQ_JOIN]) + cl.req[r, RQ_OUTPUT] - 1
 
 
 @njit(cache=True)
@@ -294,7 +305,7 @@ def mark_dirty(cl, i):
 
 
 @njit(cache=True)
-def enqueue(cl, pol, notify, r, i, t, front):
+def enqueue(cl, hk, r, i, t, front):
     """Put r in instance i's waiting queue (at the front for a preempted request)."""
     cl.req[r, RQ_STATE] = RS_WAITING
     cl.req[r, RQ_INST] = i
@@ -305,17 +316,17 @@ def enqueue(cl, pol, notify, r, i, t, front):
         list_push_back(cl.inst[i], IN_QHEAD, IN_QTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     cl.inst[i, IN_NWAIT] += 1
     cl.inst[i, IN_WAIT_TOKENS] += cl.req[r, RQ_PROMPT] + cl.req[r, RQ_OUTPUT]
-    notify(cl, pol, EV_ENQUEUE, r, i, 1 if front else 0, t)
+    hk.notify(cl, hk.policy_state, EV_ENQUEUE, r, i, 1 if front else 0, t)
     mark_dirty(cl, i)
 
 
 @njit(cache=True)
-def unqueue(cl, pol, notify, r, i, t):
+def unqueue(cl, hk, r, i, t):
     """Take r out of instance i's waiting queue without admitting it."""
     list_unlink(cl.inst[i], IN_QHEAD, IN_QTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     cl.inst[i, IN_NWAIT] -= 1
     cl.inst[i, IN_WAIT_TOKENS] -= cl.req[r, RQ_PROMPT] + cl.req[r, RQ_OUTPUT]
-    notify(cl, pol, EV_UNQUEUE, r, i, 0, t)
+    hk.notify(cl, hk.policy_state, EV_UNQUEUE, r, i, 0, t)
 
 
 @njit(cache=True)
@@ -326,17 +337,17 @@ def accepts(cl, i, model, pool):
 
 
 @njit(cache=True)
-def route(cl, pol, notify, rplug, region_router, instance_router, r, t):
+def route(cl, hk, r, t):
     """Ask the routers where r goes; enqueue it there or hold it. Returns the instance or -1 (held)."""
-    region = region_router(cl, rplug, r, t)
+    region = hk.region_router(cl, hk.router_state, r, t)
     i = -1
     if region >= 0:
-        i = instance_router(cl, rplug, r, region, t)
+        i = hk.instance_router(cl, hk.router_state, r, region, t)
     if i >= 0:
         if i >= cl.conf[C_N_INST] or not accepts(cl, i, cl.req[r, RQ_MODEL], cl.req[r, RQ_POOL]):
             raise ValueError("instance_router returned an instance that does not serve the request's model "
                              "and pool or is not accepting requests")
-        enqueue(cl, pol, notify, r, i, t, False)
+        enqueue(cl, hk, r, i, t, False)
     else:
         cl.req[r, RQ_STATE] = RS_HELD
         cl.req[r, RQ_INST] = -1
@@ -348,27 +359,17 @@ def route(cl, pol, notify, rplug, region_router, instance_router, r, t):
 
 
 @njit(cache=True)
-def retry_held(cl, pol, notify, rplug, region_router, instance_router, t):
+def retry_held(cl, hk, t):
     """Route every held request again, in hold order (called when an instance becomes active)."""
     r = cl.conf[C_HELD_HEAD]
     while r >= 0:
         nxt = cl.req[r, RQ_NEXT]
         list_unlink(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
         cl.conf[C_N_HELD] -= 1
-        i = route(cl, pol, notify, rplug, region_router, instance_router, r, t)
+        i = route(cl, hk, r, t)
         if i < 0:  # route() appended it again: move it back to where it was
             list_unlink(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
-            if nxt >= 0:
-                p = cl.req[nxt, RQ_PREV]
-                cl.req[r, RQ_PREV] = p
-                cl.req[r, RQ_NEXT] = nxt
-                cl.req[nxt, RQ_PREV] = r
-                if p >= 0:
-                    cl.req[p, RQ_NEXT] = r
-                else:
-                    cl.conf[C_HELD_HEAD] = r
-            else:
-                list_push_back(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
+            list_insert_before(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r, nxt)
         r = nxt
 
 
@@ -385,7 +386,7 @@ def reject(cl, r, flag):
 
 
 @njit(cache=True)
-def arrive(cl, pol, on_arrival, notify, rplug, region_router, instance_router, r, t):
+def arrive(cl, es, hk, r, t):
     """Request r arrives at t: count it, admission control, throttling hook, routing."""
     m = cl.req[r, RQ_MODEL]
     cl.reqf[r, RF_ARRIVAL] = t
@@ -397,10 +398,49 @@ def arrive(cl, pol, on_arrival, notify, rplug, region_router, instance_router, r
     if np.int64(cl.req[r, RQ_PROMPT]) + cl.req[r, RQ_OUTPUT] > cl.models[m, M_KVCAP]:
         reject(cl, r, FLAG_DROPPED)
         return
-    if on_arrival(cl, pol, r, t) != 0:
+    if hk.on_arrival(cl, hk.policy_state, r, t) != 0:
         reject(cl, r, FLAG_THROTTLED)
         return
-    route(cl, pol, notify, rplug, region_router, instance_router, r, t)
+    route(cl, hk, r, t)
+    if cl.conff[CF_TIMEOUT] < np.inf:
+        x = es.ints[E_TMO_TAIL]
+        es.tmo[x] = r
+        es.ints[E_TMO_TAIL] = x + 1
+
+
+@njit(cache=True)
+def awaits_admission(cl, r):
+    """r is waiting or held and has never been admitted (a preempted, requeued request does not time out)."""
+    st = cl.req[r, RQ_STATE]
+    return (st == RS_WAITING or st == RS_HELD) and math.isnan(cl.reqf[r, RF_ADMIT])
+
+
+@njit(cache=True)
+def next_timeout(cl, es):
+    """(time, request) of the next queue timeout, skipping requests admitted or gone since; (inf, -1) if none."""
+    x = es.ints[E_TMO_HEAD]
+    tail = es.ints[E_TMO_TAIL]
+    while x < tail and not awaits_admission(cl, es.tmo[x]):
+        x += 1
+    es.ints[E_TMO_HEAD] = x
+    if x == tail:
+        return np.inf, -1
+    r = es.tmo[x]
+    return cl.reqf[r, RF_ARRIVAL] + cl.conff[CF_TIMEOUT], r
+
+
+@njit(cache=True)
+def time_out(cl, es, hk, r, t):
+    """r was not admitted within the queue timeout: it leaves its queue (or the hold queue) now, never served."""
+    es.ints[E_TMO_HEAD] += 1
+    if cl.req[r, RQ_STATE] == RS_WAITING:
+        i = cl.req[r, RQ_INST]
+        unqueue(cl, hk, r, i, t)
+        mark_dirty(cl, i)   # the request behind it may fit where it did not
+    else:
+        list_unlink(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
+        cl.conf[C_N_HELD] -= 1
+    reject(cl, r, FLAG_TIMED_OUT)
 
 
 @njit(cache=True)
@@ -448,13 +488,13 @@ def turn_off(cl, i, t):
 
 
 @njit(cache=True)
-def reroute_waiting(cl, pol, notify, rplug, region_router, instance_router, i, t):
+def reroute_waiting(cl, hk, i, t):
     """Move every request waiting on (draining or cancelled) instance i to another instance or the hold queue."""
     while cl.inst[i, IN_QHEAD] >= 0:
         r = cl.inst[i, IN_QHEAD]
-        unqueue(cl, pol, notify, r, i, t)
+        unqueue(cl, hk, r, i, t)
         cl.req[r, RQ_FLAGS] |= FLAG_REROUTED
-        route(cl, pol, notify, rplug, region_router, instance_router, r, t)
+        route(cl, hk, r, t)
 
 
 @njit(cache=True)
@@ -509,10 +549,13 @@ def new_instance(cl, model, region, pool, t, delay, active):
 
 # ================================================================== the iteration boundary
 @njit(cache=True)
-def _join_decode(cl, es, i, r, s, t):
-    """r finished its prefill at the boundary where instance i has made s decode steps."""
+def _join_decode(cl, es, hk, i, r, s, t):
+    """r finished its prefill at the boundary where instance i has made s decode steps. Its first prefill emitted
+    its first output token (EV_FIRST); a prefill after a preemption recomputes its KV and emits nothing."""
     cl.req[r, RQ_STATE] = RS_DECODE
-    if math.isnan(cl.reqf[r, RF_FIRST]):
+    cl.inst[i, IN_RUN_TOKENS] -= 1
+    first = math.isnan(cl.reqf[r, RF_FIRST])
+    if first:
         cl.reqf[r, RF_FIRST] = t
     join = s - cl.req[r, RQ_GENERATED]
     if join > 2147483647 - 2 * cl.req[r, RQ_OUTPUT]:
@@ -523,10 +566,12 @@ def _join_decode(cl, es, i, r, s, t):
     cl.inst[i, IN_DEC_BASE] += cl.req[r, RQ_PROMPT] - join
     _fin_push(cl, es, i, r)
     mark_dirty(cl, i)
+    if first:
+        hk.notify(cl, hk.policy_state, EV_FIRST, r, i, 1, t)
 
 
 @njit(cache=True)
-def _finish(cl, es, pol, notify, i, r, t):
+def _finish(cl, es, hk, i, r, t):
     """r generated its last token at the boundary at t: free its KV, release its closed-loop successor."""
     cl.req[r, RQ_STATE] = RS_DONE
     cl.reqf[r, RF_FINISH] = t
@@ -535,8 +580,9 @@ def _finish(cl, es, pol, notify, i, r, t):
     cl.inst[i, IN_DEC_BASE] -= cl.req[r, RQ_PROMPT] - cl.req[r, RQ_JOIN]
     cl.inst[i, IN_NFINISH] += 1
     list_unlink(cl.inst[i], IN_RHEAD, IN_RTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
-    set_kv(cl, i, cl.inst[i, IN_KV] - (np.int64(cl.req[r, RQ_PROMPT]) + cl.req[r, RQ_OUTPUT]))
-    notify(cl, pol, EV_FINISH, r, i, 0, t)
+    held = np.int64(cl.req[r, RQ_PROMPT]) + cl.req[r, RQ_OUTPUT]   # reserved; on demand: prompt + o - 1 steps
+    set_kv(cl, i, cl.inst[i, IN_KV] - (held - 1 if cl.conf[C_RESERVE] == RESERVE_ON_DEMAND else held))
+    hk.notify(cl, hk.policy_state, EV_FINISH, r, i, 0, t)
     mark_dirty(cl, i)
     s = cl.req[r, RQ_SUCC]
     if s >= 0 and cl.conf[C_CLOSED_LOOP] != 0:
@@ -545,7 +591,7 @@ def _finish(cl, es, pol, notify, i, r, t):
 
 
 @njit(cache=True)
-def _preempt_tail(cl, es, pol, notify, rplug, region_router, instance_router, i, s, t):
+def _preempt_tail(cl, es, hk, i, s, t):
     """Preempt the most recently admitted request of i (vLLM recompute): free its KV, requeue it."""
     r = cl.inst[i, IN_RTAIL]
     if cl.req[r, RQ_STATE] == RS_DECODE:
@@ -554,7 +600,7 @@ def _preempt_tail(cl, es, pol, notify, rplug, region_router, instance_router, i,
         cl.inst[i, IN_NDEC] -= 1
         cl.inst[i, IN_DEC_BASE] -= cl.req[r, RQ_PROMPT] - cl.req[r, RQ_JOIN]
         _fin_remove(cl, es, i, r)
-        left = np.int64(cl.req[r, RQ_OUTPUT]) - gen
+        left = np.int64(cl.req[r, RQ_OUTPUT]) - 1 - gen
     else:
         gen = np.int64(cl.req[r, RQ_GENERATED])
         freed = np.int64(cl.req[r, RQ_KV])
@@ -570,12 +616,12 @@ def _preempt_tail(cl, es, pol, notify, rplug, region_router, instance_router, i,
     list_unlink(cl.inst[i], IN_RHEAD, IN_RTAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     set_kv(cl, i, cl.inst[i, IN_KV] - freed)
     cl.inst[i, IN_RUN_TOKENS] -= left
-    notify(cl, pol, EV_PREEMPT, r, i, gen, t)
+    hk.notify(cl, hk.policy_state, EV_PREEMPT, r, i, gen, t)
     if cl.inst[i, IN_STATUS] == ACTIVE:
-        enqueue(cl, pol, notify, r, i, t, True)
+        enqueue(cl, hk, r, i, t, True)
     else:
         cl.req[r, RQ_FLAGS] |= FLAG_REROUTED
-        route(cl, pol, notify, rplug, region_router, instance_router, r, t)
+        route(cl, hk, r, t)
 
 
 @njit(cache=True)
@@ -590,7 +636,7 @@ def _prefill_budget_left(cl, i, n_dec):
 
 
 @njit(cache=True)
-def admit_waiting(cl, pol, select_next, notify, i, t):
+def admit_waiting(cl, hk, i, t):
     """Admission at a boundary: while a batch slot (and chunk budget) is free, ask the queue policy for the
     next waiting request and admit it if the KV cache has room, else stop (head-of-line blocking).
     Returns the number admitted."""
@@ -601,7 +647,7 @@ def admit_waiting(cl, pol, select_next, notify, i, t):
     cl.inst[i, IN_DIRTY] = 0
     n = 0
     while cl.inst[i, IN_NRUN] < cl.conf[C_MAX_BATCH] and budget > 0:
-        r = select_next(cl, pol, i, t)
+        r = hk.select_next(cl, hk.policy_state, i, t)
         if r < 0:
             break
         if cl.req[r, RQ_STATE] != RS_WAITING or cl.req[r, RQ_INST] != i:
@@ -633,7 +679,7 @@ def admit_waiting(cl, pol, select_next, notify, i, t):
         if math.isnan(cl.reqf[r, RF_ADMIT]):
             cl.reqf[r, RF_ADMIT] = t
         cl.inst[i, IN_NADMIT] += 1
-        notify(cl, pol, EV_ADMIT, r, i, prompt + gen, t)
+        hk.notify(cl, hk.policy_state, EV_ADMIT, r, i, prompt + gen, t)
         if chunk > 0:
             budget -= min(prompt + gen, budget)
     return n
@@ -696,14 +742,14 @@ def _plan_decode(cl, es, i):
 
 
 @njit(cache=True)
-def boundary(cl, es, pol, select_next, notify, rplug, region_router, instance_router, i, t):
+def boundary(cl, es, hk, i, t):
     """Process instance i's event at iteration boundary t (see the semantics in repro.replay)."""
     mode = cl.inst[i, IN_MODE]
     on_demand = cl.conf[C_RESERVE] == RESERVE_ON_DEMAND
     changed = False
     if cl.inst[i, IN_STATUS] == SPINNING:
         activate(cl, i)
-        retry_held(cl, pol, notify, rplug, region_router, instance_router, t)
+        retry_held(cl, hk, t)
     # 1. commit the decode steps made since the last event, then prefill completions
     b = cl.inst[i, IN_EP_B]
     if mode == MODE_PREFILL:
@@ -711,11 +757,11 @@ def boundary(cl, es, pol, select_next, notify, rplug, region_router, instance_ro
         set_kv(cl, i, cl.inst[i, IN_KV] + (b if on_demand else 0))
         cl.inst[i, IN_RUN_TOKENS] -= cl.inst[i, IN_EP_PREFILL] + b
         if b > 0:
-            notify(cl, pol, EV_DECODE, -1, i, 1, t)
+            hk.notify(cl, hk.policy_state, EV_DECODE, -1, i, 1, t)
         r = cl.inst[i, IN_PFHEAD]
         while r >= 0 and cl.req[r, RQ_PREFILL_LEFT] == 0:
             nxt = cl.req[r, RQ_NEXT]
-            _join_decode(cl, es, i, r, s, t)
+            _join_decode(cl, es, hk, i, r, s, t)
             r = nxt
         cl.inst[i, IN_PFHEAD] = r
         changed = True
@@ -726,19 +772,19 @@ def boundary(cl, es, pol, select_next, notify, rplug, region_router, instance_ro
         set_kv(cl, i, cl.inst[i, IN_KV] + (b * steps if on_demand else 0))
         cl.inst[i, IN_RUN_TOKENS] -= b * steps
         cl.inst[i, IN_COMMIT_K] = k
-        notify(cl, pol, EV_DECODE, -1, i, steps, t)
+        hk.notify(cl, hk.policy_state, EV_DECODE, -1, i, steps, t)
     else:
         s = cl.inst[i, IN_EP_S]
     # 2. finishes, in request order
     while es.fin_n[i] > 0 and _fin_key(cl, es.fin[i, 0]) <= s:
         r = es.fin[i, 0]
         _fin_remove(cl, es, i, r)
-        _finish(cl, es, pol, notify, i, r, t)
+        _finish(cl, es, hk, i, r, t)
         changed = True
     # 3. on-demand KV: preempt the newest requests until the next decode step fits
     if on_demand:
         while cl.inst[i, IN_KV] + cl.inst[i, IN_NDEC] > cl.inst[i, IN_KVCAP]:
-            _preempt_tail(cl, es, pol, notify, rplug, region_router, instance_router, i, s, t)
+            _preempt_tail(cl, es, hk, i, s, t)
             changed = True
     # 4. a draining instance goes off when its last request is done
     if cl.inst[i, IN_STATUS] == DRAINING and cl.inst[i, IN_NRUN] == 0:
@@ -748,7 +794,7 @@ def boundary(cl, es, pol, select_next, notify, rplug, region_router, instance_ro
         return
     # 5. admission
     if cl.inst[i, IN_STATUS] == ACTIVE and cl.inst[i, IN_DIRTY] != 0 and cl.inst[i, IN_NRUN] < cl.conf[C_MAX_BATCH]:
-        if admit_waiting(cl, pol, select_next, notify, i, t) > 0:
+        if admit_waiting(cl, hk, i, t) > 0:
             changed = True
     # 6. next iteration
     if not changed and mode == MODE_DECODE:
@@ -779,7 +825,7 @@ def wake_dirty(cl, es):
             if es.ev_time[i] > t:
                 set_event(es, i, t)
         elif mode == MODE_DECODE:
-            inclusive = kind == KIND_ARRIVAL or (kind == KIND_INSTANCE and i > cur)
+            inclusive = kind == KIND_ARRIVAL or kind == KIND_TIMEOUT or (kind == KIND_INSTANCE and i > cur)
             k = first_step_reaching(cl, i, t, cl.inst[i, IN_COMMIT_K] + 1, inclusive)
             if k < es.k_evt[i]:
                 es.k_evt[i] = k
@@ -802,14 +848,18 @@ def sample(cl, ts, row, tau):
 
 # ================================================================== the event loop
 @njit(cache=True)
-def advance(cl, es, ts, pol, on_arrival, select_next, notify, rplug, region_router, instance_router,
+def advance(cl, es, ts, hk,
             t_end, tick0, resolution):
     """Process every event with time <= t_end, in (time, kind, index) order: arrivals (trace order, then
-    released closed-loop calls, by request index), instance boundaries (by instance), time-series ticks.
+    released closed-loop calls, by request index), queue timeouts (in arrival order), instance boundaries
+    (by instance), time-series ticks.
     Returns the number of events processed."""
     n_events = 0
     roots = es.roots
     n_roots = roots.shape[0]
+    timeouts = cl.conff[CF_TIMEOUT] < np.inf
+    to = np.inf
+    ro = -1
     while True:
         ta = np.inf
         ra = -1
@@ -832,7 +882,9 @@ def advance(cl, es, ts, pol, on_arrival, select_next, notify, rplug, region_rout
         tt = np.inf
         if resolution > 0.0:
             tt = es.ints[E_NEXT_TICK] * resolution
-        if ta <= ti and ta <= tt:
+        if timeouts:
+            to, ro = next_timeout(cl, es)
+        if ta <= ti and ta <= tt and ta <= to:
             if ta > t_end:
                 break
             if from_rel:
@@ -843,14 +895,21 @@ def advance(cl, es, ts, pol, on_arrival, select_next, notify, rplug, region_rout
             cl.conf[C_CUR_KIND] = KIND_ARRIVAL
             cl.conf[C_CUR_INDEX] = ra
             if cl.req[ra, RQ_STATE] == 0:  # RS_PENDING; aborted calls are skipped
-                arrive(cl, pol, on_arrival, notify, rplug, region_router, instance_router, ra, ta)
+                arrive(cl, es, hk, ra, ta)
+        elif to <= ti and to <= tt:
+            if to > t_end:
+                break
+            cl.conff[CF_NOW] = to
+            cl.conf[C_CUR_KIND] = KIND_TIMEOUT
+            cl.conf[C_CUR_INDEX] = ro
+            time_out(cl, es, hk, ro, to)
         elif ti <= tt:
             if ti > t_end:
                 break
             cl.conff[CF_NOW] = ti
             cl.conf[C_CUR_KIND] = KIND_INSTANCE
             cl.conf[C_CUR_INDEX] = ii
-            boundary(cl, es, pol, select_next, notify, rplug, region_router, instance_router, ii, ti)
+            boundary(cl, es, hk, ii, ti)
         else:
             if tt > t_end:
                 break
@@ -866,7 +925,7 @@ def advance(cl, es, ts, pol, on_arrival, select_next, notify, rplug, region_rout
 
 
 @njit(cache=True)
-def drain(cl, es, pol, notify, rplug, region_router, instance_router, i, t):
+def drain(cl, es, hk, i, t):
     """Controller action: stop routing to instance i, reroute its waiting queue, let its batch finish, then off.
     A spinning-up instance is cancelled at once."""
     st = cl.inst[i, IN_STATUS]
@@ -875,7 +934,7 @@ def drain(cl, es, pol, notify, rplug, region_router, instance_router, i, t):
     remove_member(cl, i)
     cl.instf[i, IF_T_DRAIN] = t
     cl.inst[i, IN_STATUS] = DRAINING
-    reroute_waiting(cl, pol, notify, rplug, region_router, instance_router, i, t)
+    reroute_waiting(cl, hk, i, t)
     if st == SPINNING or cl.inst[i, IN_NRUN] == 0:
         turn_off(cl, i, t)
         set_event(es, i, np.inf)
@@ -886,7 +945,7 @@ def drain(cl, es, pol, notify, rplug, region_router, instance_router, i, t):
 
 
 @njit(cache=True)
-def assign_held(cl, es, pol, notify, r, i, t):
+def assign_held(cl, es, hk, r, i, t):
     """Controller action: route held request r to instance i."""
     if cl.req[r, RQ_STATE] != RS_HELD:
         raise ValueError("assign: the request is not in the hold queue")
@@ -894,7 +953,7 @@ def assign_held(cl, es, pol, notify, r, i, t):
         raise ValueError("assign: the instance does not serve the request's model and pool or is not accepting")
     list_unlink(cl.conf, C_HELD_HEAD, C_HELD_TAIL, cl.req, RQ_NEXT, RQ_PREV, r)
     cl.conf[C_N_HELD] -= 1
-    enqueue(cl, pol, notify, r, i, t, False)
+    enqueue(cl, hk, r, i, t, False)
     wake_dirty(cl, es)
 
 
@@ -914,9 +973,12 @@ def add_instance(cl, es, model, region, pool, t, delay, active):
 # ================================================================== compiled entry points
 def _entry(dispatcher, *argtypes):
     """Compile ``dispatcher`` for exactly these argument types (plug-ins as first-class function types, so
-    the machine code is cached once for all plug-ins) and return the compiled entry point."""
-    with warnings.catch_warnings():   # numba labels first-class function types "experimental"
-        warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+    the machine code is cached once for all plug-ins) and return the compiled entry point. numba labels
+    first-class function types "experimental" and warns at each compilation; that one warning is ignored
+    here, for this compilation only (the module docstring says why the feature is used)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="First-class function type feature is experimental",
+                                category=NumbaExperimentalFeatureWarning)
         dispatcher.compile(argtypes)
     return dispatcher.overloads[tuple(argtypes)].entry_point
 
@@ -930,14 +992,11 @@ def entries() -> dict:
         proto = new_engine_state(1, 1, 1, np.zeros(0, np.int64), 0)
         es_type = EngineRefType([(name, numba.typeof(a)) for name, a in zip(ENGINE_FIELDS, proto)])
         ts_type = types.float64[:, :, ::1]
-        hooks = (PLUG_TYPE, ON_ARRIVAL_TYPE, SELECT_NEXT_TYPE, NOTIFY_TYPE, PLUG_TYPE, REGION_ROUTER_TYPE,
-                 INSTANCE_ROUTER_TYPE)
-        _ENTRIES["advance"] = _entry(advance, CLUSTER_TYPE, es_type, ts_type, *hooks, types.float64, types.int64,
-                                     types.float64)
-        _ENTRIES["drain"] = _entry(drain, CLUSTER_TYPE, es_type, PLUG_TYPE, NOTIFY_TYPE, PLUG_TYPE,
-                                   REGION_ROUTER_TYPE, INSTANCE_ROUTER_TYPE, types.int64, types.float64)
-        _ENTRIES["assign_held"] = _entry(assign_held, CLUSTER_TYPE, es_type, PLUG_TYPE, NOTIFY_TYPE, types.int64,
-                                         types.int64, types.float64)
+        _ENTRIES["advance"] = _entry(advance, CLUSTER_TYPE, es_type, ts_type, HOOKS_TYPE, types.float64,
+                                     types.int64, types.float64)
+        _ENTRIES["drain"] = _entry(drain, CLUSTER_TYPE, es_type, HOOKS_TYPE, types.int64, types.float64)
+        _ENTRIES["assign_held"] = _entry(assign_held, CLUSTER_TYPE, es_type, HOOKS_TYPE, types.int64, types.int64,
+                                         types.float64)
         _ENTRIES["add_instance"] = _entry(add_instance, CLUSTER_TYPE, es_type, types.int64, types.int64,
                                           types.int64, types.float64, types.float64, types.boolean)
     return _ENTRIES

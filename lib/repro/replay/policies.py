@@ -10,13 +10,17 @@ a :class:`~repro.replay.state.Plug` of arrays that only the policy reads and wri
     (the request is flagged FLAG_THROTTLED, never served; in closed loop its interaction is aborted).
 ``select_next(cl, plug, i, t) -> int``
     called at an admission attempt of instance i: return a request waiting on i (walk the queue from
-    ``cl.inst[i, IN_QHEAD]`` through ``cl.req[r, RQ_NEXT]``) or -1 to admit nothing now. It must not change
+    ``queue_head(cl, i)`` through ``next_request(cl, r)``) or -1 to admit nothing now. It must not change
     state: if the KV cache has no room for the returned request the engine stops admitting (head-of-line
     blocking) and asks again at the instance's next admission attempt.
 ``notify(cl, plug, event, r, i, k, t) -> int``
     told of every change the policy may account for (EV_* in ``state``): enqueue, unqueue, admit (k = prefill
-    tokens), decode (k steps for every decoding request of i, committed at the instance's events), finish,
-    preempt. The return value is ignored.
+    tokens), first token (k = 1, the first prefill of r emitted its first output token), decode (k steps for
+    every decoding request of i, committed at the instance's events), finish, preempt. The return value is
+    ignored.
+
+A policy reads the cluster only through the accessors of :mod:`repro.replay.state` (``queue_head``,
+``request_tenant``, ``kv_used``, ...) and writes only its own state.
 
 Policies here: :func:`fcfs` (default) and :func:`workload_priority` (interactive before non-interactive, with
 SageServe's NIW gate). The per-tenant schedulers (VTC with its lift, RPM, WSC, OIT, FairServe) have one
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from repro.replay.state import IN_KVCAP, IN_QHEAD, Plug, RQ_NEXT, RQ_WORKLOAD, kv_used, make_plug
+from repro.replay.state import Plug, kv_capacity, kv_used, make_plug, next_request, queue_head, request_workload
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ def accept_all(cl, plug, r, t):
 
 @njit(cache=True)
 def head_of_queue(cl, plug, i, t):
-    return cl.inst[i, IN_QHEAD]
+    return queue_head(cl, i)
 
 
 @njit(cache=True)
@@ -67,15 +71,15 @@ def fcfs() -> QueuePolicy:
 def _select_by_workload(cl, plug, i, t):
     """First waiting interactive request in queue order; else the first non-interactive one if the
     instance's KV utilisation is below plug.p[0]."""
-    r = cl.inst[i, IN_QHEAD]
+    r = queue_head(cl, i)
     first_niw = -1
     while r >= 0:
-        if cl.req[r, RQ_WORKLOAD] == 0:
+        if request_workload(cl, r) == 0:
             return r
         if first_niw < 0:
             first_niw = r
-        r = cl.req[r, RQ_NEXT]
-    if first_niw >= 0 and kv_used(cl, i, t, True) < plug.p[0] * cl.inst[i, IN_KVCAP]:
+        r = next_request(cl, r)
+    if first_niw >= 0 and kv_used(cl, i, t, True) < plug.p[0] * kv_capacity(cl, i):
         return first_niw
     return -1
 

@@ -9,32 +9,37 @@ token of every request one by one, recomputes sums (context, outstanding tokens)
 and decides at each boundary from first principles whether something happens there. It also checks at
 every boundary that KV in use stays within capacity and the batch within max_batch. It shares with the
 engine only the layout of the observable state (so the same plug-ins run on both; they are called
-through their pure-Python ``py_func``) and the arithmetic of the service model
-(``state.prefill_seconds``, ``step_seconds``, ``decode_elapsed``), which defines the float values.
+through their pure-Python ``py_func``), the linked lists of :mod:`repro.core.njit_structs` (their ``py_func``;
+tested on their own against a Python list) and the arithmetic of the service model (``state.prefill_seconds``,
+``step_seconds``, ``decode_elapsed``), which defines the float values.
 """
 from __future__ import annotations
 
 import heapq
 import math
+from collections import deque
 
 import numpy as np
 
+from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
 from repro.replay.simulation import Simulation
 from repro.replay.state import (
     ACTIVE, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND, C_HELD_HEAD, C_HELD_TAIL, C_MAX_BATCH, C_N_HELD,
-    C_N_INST, C_RESERVE, CF_NOW, CF_THINK, DRAINING, EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_FINISH, EV_PREEMPT,
-    EV_UNQUEUE, FLAG_ABORTED, FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, FLAG_THROTTLED, G_CAP, G_KV,
+    C_N_INST, C_RESERVE, CF_NOW, CF_THINK, CF_TIMEOUT, DRAINING, EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_FINISH, EV_FIRST, EV_PREEMPT,
+    EV_UNQUEUE, FLAG_ABORTED, FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, FLAG_THROTTLED, FLAG_TIMED_OUT,
+    G_CAP, G_KV,
     G_NACTIVE, G_NMEMBERS, IF_BUSY, IF_BUSY_SINCE, IF_EP_A, IF_EP_END, IF_EP_T, IF_T_DRAIN, IF_T_OFF, IF_T_READY,
     IF_T_REQUEST, IN_COMMIT_K, IN_DEC_BASE, IN_DIRTY, IN_EP_B, IN_EP_CTX, IN_EP_PREFILL, IN_RUN_TOKENS, IN_EP_S,
     IN_GROUP, IN_KV, IN_KVCAP, IN_MEMBER_POS, IN_MODE, IN_MODEL, IN_NADMIT, IN_NDEC, IN_NFINISH, IN_NPF,
     IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_PFHEAD, IN_POOL, IN_QHEAD, IN_QTAIL, IN_REGION, IN_RHEAD, IN_RTAIL,
-    IN_STATUS, IN_WAIT_TOKENS, KIND_ARRIVAL, KIND_CONTROLLER, KIND_INSTANCE, M_D2, M_KVCAP, MODE_DECODE, MODE_IDLE,
+    IN_STATUS, IN_WAIT_TOKENS, KIND_ARRIVAL, KIND_CONTROLLER, KIND_INSTANCE, KIND_TIMEOUT, M_D2, M_KVCAP, MODE_DECODE, MODE_IDLE,
     MODE_PREFILL, OFF, RESERVE_ON_DEMAND, RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RQ_FLAGS, RQ_GENERATED,
     RQ_INST, RQ_JOIN, RQ_KV, RQ_MODEL, RQ_NEXT, RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREFILL_LEFT, RQ_PREV,
     RQ_PROMPT, RQ_REGION, RQ_STATE, RQ_SUCC, RQ_WORKLOAD, RS_DECODE, RS_DONE, RS_HELD, RS_PENDING, RS_PREFILL,
     RS_REJECTED, RS_WAITING, SPINNING, decode_elapsed, group_index, prefill_seconds, step_seconds,
 )
 
+_list_push_back, _list_push_front, _list_unlink = list_push_back.py_func, list_push_front.py_func, list_unlink.py_func
 _prefill_seconds = prefill_seconds.py_func
 _step_seconds = step_seconds.py_func
 _decode_elapsed = decode_elapsed.py_func
@@ -50,10 +55,11 @@ class ReferenceSimulation(Simulation):
     """Same constructor and API as :class:`repro.replay.Simulation`; every iteration is simulated in Python."""
 
     # ------------------------------------------------------------------ backend
-    def _init_backend(self, roots, n_succ, capacity):
+    def _init_backend(self, roots, n_succ, capacity, timeouts):
         self.roots = [int(r) for r in roots]
         self.root_ptr = 0
         self.released: list[tuple[float, int]] = []   # heap of (time, request)
+        self.routed: deque[int] = deque()   # requests routed at arrival, in arrival order (queue timeouts)
         self.next_tick = 1
         self.steps: list[int] = []        # decode steps made by each instance
         self.epoch_k: list[int] = []      # decode steps made in the current decode epoch
@@ -72,43 +78,18 @@ class ReferenceSimulation(Simulation):
 
     def _pending_events(self):
         self._refresh()
-        return self.root_ptr < len(self.roots) or bool(self.released) or min(self.next_t, default=math.inf) < math.inf
+        return (self.root_ptr < len(self.roots) or bool(self.released) or min(self.next_t, default=math.inf) < math.inf
+                or self._next_timeout()[0] < math.inf)
 
     def _kv_used_all(self, t):
         return np.array(self.kv, np.int64)
 
     # ------------------------------------------------------------------ lists
     def _push(self, heads, hcol, tcol, r, front=False):
-        req = self.cl.req
-        if front:
-            h = int(heads[hcol])
-            req[r, RQ_NEXT], req[r, RQ_PREV] = h, -1
-            if h >= 0:
-                req[h, RQ_PREV] = r
-            else:
-                heads[tcol] = r
-            heads[hcol] = r
-        else:
-            tl = int(heads[tcol])
-            req[r, RQ_PREV], req[r, RQ_NEXT] = tl, -1
-            if tl >= 0:
-                req[tl, RQ_NEXT] = r
-            else:
-                heads[hcol] = r
-            heads[tcol] = r
+        (_list_push_front if front else _list_push_back)(heads, hcol, tcol, self.cl.req, RQ_NEXT, RQ_PREV, r)
 
     def _unlink(self, heads, hcol, tcol, r):
-        req = self.cl.req
-        p, n = int(req[r, RQ_PREV]), int(req[r, RQ_NEXT])
-        if p >= 0:
-            req[p, RQ_NEXT] = n
-        else:
-            heads[hcol] = n
-        if n >= 0:
-            req[n, RQ_PREV] = p
-        else:
-            heads[tcol] = p
-        req[r, RQ_NEXT] = req[r, RQ_PREV] = -1
+        _list_unlink(heads, hcol, tcol, self.cl.req, RQ_NEXT, RQ_PREV, r)
 
     def _walk(self, r):
         out = []
@@ -194,6 +175,33 @@ class ReferenceSimulation(Simulation):
             self._reject(r, FLAG_THROTTLED)
         else:
             self._route(r, t)
+            if cl.conff[CF_TIMEOUT] < math.inf:
+                self.routed.append(r)
+
+    def _next_timeout(self):
+        """(arrival + timeout, request) of the earliest routed request never admitted and still waiting or held."""
+        cl = self.cl
+        while self.routed:
+            r = self.routed[0]
+            if cl.req[r, RQ_STATE] in (RS_WAITING, RS_HELD) and math.isnan(cl.reqf[r, RF_ADMIT]):
+                return float(cl.reqf[r, RF_ARRIVAL] + cl.conff[CF_TIMEOUT]), r
+            self.routed.popleft()
+        return math.inf, -1
+
+    def _time_out(self, r, t):
+        cl = self.cl
+        self.routed.popleft()
+        if cl.req[r, RQ_STATE] == RS_WAITING:
+            i = int(cl.req[r, RQ_INST])
+            self._unlink(cl.inst[i], IN_QHEAD, IN_QTAIL, r)
+            cl.inst[i, IN_NWAIT] -= 1
+            cl.inst[i, IN_WAIT_TOKENS] -= int(cl.req[r, RQ_PROMPT]) + int(cl.req[r, RQ_OUTPUT])
+            self.notify(cl, self.queue_policy.state, EV_UNQUEUE, r, i, 0, t)
+            self._mark_dirty(i)
+        else:
+            self._unlink(cl.conf, C_HELD_HEAD, C_HELD_TAIL, r)
+            cl.conf[C_N_HELD] -= 1
+        self._reject(r, FLAG_TIMED_OUT)
 
     # ------------------------------------------------------------------ instances
     def _add(self, model, region, pool, t, delay, active):
@@ -320,7 +328,8 @@ class ReferenceSimulation(Simulation):
             ti = min(self.next_t, default=math.inf)
             ii = self.next_t.index(ti) if ti < math.inf else -1
             tt = self.next_tick * res if res > 0 else math.inf
-            if ta <= ti and ta <= tt:
+            to, ro = self._next_timeout()
+            if ta <= ti and ta <= tt and ta <= to:
                 if ta > t_end:
                     break
                 if from_rel:
@@ -331,6 +340,12 @@ class ReferenceSimulation(Simulation):
                 cl.conf[C_CUR_KIND], cl.conf[C_CUR_INDEX] = KIND_ARRIVAL, ra
                 if cl.req[ra, RQ_STATE] == RS_PENDING:
                     self._arrive(ra, ta)
+            elif to <= ti and to <= tt:
+                if to > t_end:
+                    break
+                cl.conff[CF_NOW] = to
+                cl.conf[C_CUR_KIND], cl.conf[C_CUR_INDEX] = KIND_TIMEOUT, ro
+                self._time_out(ro, to)
             elif ti <= tt:
                 if ti > t_end:
                     break
@@ -358,8 +373,8 @@ class ReferenceSimulation(Simulation):
         cl = self.cl
         total = 0
         for r in self._running(i):
-            if cl.req[r, RQ_STATE] == RS_DECODE:
-                total += int(cl.req[r, RQ_OUTPUT]) - self.generated[r]
+            if cl.req[r, RQ_STATE] == RS_DECODE:   # o - 1 decode steps after the prefill
+                total += int(cl.req[r, RQ_OUTPUT]) - 1 - self.generated[r]
             else:
                 total += int(cl.req[r, RQ_PREFILL_LEFT]) + int(cl.req[r, RQ_OUTPUT]) - int(cl.req[r, RQ_GENERATED])
         return total
@@ -405,11 +420,11 @@ class ReferenceSimulation(Simulation):
             if on_demand:
                 self.kv[i] += len(decoding)
         s = self.steps[i]
-        finishing = sorted(r for r in decoding if self.generated[r] == cl.req[r, RQ_OUTPUT])
+        finishing = self._finishing(decoding)
         n_dec_after = len(decoding) - len(finishing)
         if mode == MODE_DECODE:
             self.epoch_k[i] += 1
-            freed = sum(int(cl.req[r, RQ_PROMPT]) + int(cl.req[r, RQ_OUTPUT]) for r in finishing)
+            freed = sum(self._kv_of_finished(r) for r in finishing)
             event = event or bool(finishing) or (on_demand and self.kv[i] - freed + n_dec_after > row[IN_KVCAP])
             if not event:
                 return
@@ -424,6 +439,8 @@ class ReferenceSimulation(Simulation):
             for r in self._running(i):
                 if cl.req[r, RQ_STATE] == RS_PREFILL and cl.req[r, RQ_PREFILL_LEFT] == 0:
                     self._join(i, r, s, t)
+            # a request of output 1 finishes with its prefill (it needs no decode step)
+            finishing = self._finishing([r for r in self._running(i) if cl.req[r, RQ_STATE] == RS_DECODE])
         changed = mode == MODE_PREFILL
         for r in finishing:
             self._finish(i, r, t)
@@ -441,10 +458,21 @@ class ReferenceSimulation(Simulation):
         if changed or mode != MODE_DECODE:
             self._start_epoch(i, t)
 
+    def _finishing(self, decoding):
+        """The decoding requests that have made their o - 1 decode steps, in request order."""
+        return sorted(r for r in decoding if self.generated[r] == self.cl.req[r, RQ_OUTPUT] - 1)
+
+    def _kv_of_finished(self, r):
+        """KV tokens a finished request frees: its reservation, or on demand prompt + its o - 1 decode steps."""
+        cl = self.cl
+        held = int(cl.req[r, RQ_PROMPT]) + int(cl.req[r, RQ_OUTPUT])
+        return held - 1 if cl.conf[C_RESERVE] == RESERVE_ON_DEMAND else held
+
     def _join(self, i, r, s, t):
         cl = self.cl
         cl.req[r, RQ_STATE] = RS_DECODE
-        if math.isnan(cl.reqf[r, RF_FIRST]):
+        first = math.isnan(cl.reqf[r, RF_FIRST])
+        if first:
             cl.reqf[r, RF_FIRST] = t
         gen = int(cl.req[r, RQ_GENERATED])
         cl.req[r, RQ_JOIN] = s - gen
@@ -455,6 +483,9 @@ class ReferenceSimulation(Simulation):
         nxt = int(cl.req[r, RQ_NEXT])
         cl.inst[i, IN_PFHEAD] = nxt if cl.inst[i, IN_NPF] > 0 else -1
         self._mark_dirty(i)
+        self._write_through(i)
+        if first:
+            self.notify(cl, self.queue_policy.state, EV_FIRST, r, i, 1, t)
 
     def _finish(self, i, r, t):
         cl = self.cl
@@ -466,7 +497,7 @@ class ReferenceSimulation(Simulation):
         row[IN_DEC_BASE] -= int(cl.req[r, RQ_PROMPT]) - int(cl.req[r, RQ_JOIN])
         row[IN_NFINISH] += 1
         self._unlink(row, IN_RHEAD, IN_RTAIL, r)
-        self.kv[i] -= int(cl.req[r, RQ_PROMPT]) + int(cl.req[r, RQ_OUTPUT])
+        self.kv[i] -= self._kv_of_finished(r)
         del self.generated[r]
         self._write_through(i)
         self.notify(cl, self.queue_policy.state, EV_FINISH, r, i, 0, t)

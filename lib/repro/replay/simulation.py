@@ -18,13 +18,13 @@ from repro.replay.policies import QueuePolicy, fcfs
 from repro.replay.routers import Router, make_router
 from repro.replay.state import (
     ACTIVE, C_CHUNK, C_CLOSED_LOOP, C_CUR_KIND, C_HELD_HEAD, C_HELD_TAIL, C_MAX_BATCH, C_N_HELD, C_N_INST,
-    C_N_MODELS, C_N_POOLS, C_N_REGIONS, C_RESERVE, CF_NOW, CF_THINK, Cluster, FLAG_DROPPED,
-    FLAG_THROTTLED, G_NMEMBERS, IF_BUSY, IF_BUSY_SINCE, IF_T_DRAIN, IF_T_OFF, IF_T_READY, IF_T_REQUEST, IN_KVCAP,
+    C_N_MODELS, C_N_POOLS, C_N_REGIONS, C_RESERVE, CF_NOW, CF_THINK, CF_TIMEOUT, Cluster, FLAG_DROPPED,
+    FLAG_THROTTLED, FLAG_TIMED_OUT, G_NMEMBERS, IF_BUSY, IF_BUSY_SINCE, IF_T_DRAIN, IF_T_OFF, IF_T_READY, IF_T_REQUEST, IN_KVCAP,
     IN_MODEL, IN_NADMIT, IN_NFINISH, IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_POOL, IN_REGION, IN_STATUS, KIND_CONTROLLER,
-    M_D0, M_D1, M_D2, M_KVCAP, M_P0, M_P1, M_P2, N_C, N_CF, N_G, N_IF, N_IN, N_M, N_RF, N_RQ, RESERVE_NAMES,
+    M_BMAX, M_D0, M_D1, M_D2, M_KVCAP, M_P0, M_P1, M_P2, N_C, N_CF, N_G, N_IF, N_IN, N_M, N_RF, N_RQ, RESERVE_NAMES,
     RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RF_SLA, RQ_APP, RQ_FLAGS, RQ_INST, RQ_INTERACTION, RQ_MODEL, RQ_NEXT,
     RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREV, RQ_PROMPT, RQ_REGION, RQ_STEP, RQ_SUCC, RQ_TENANT, RQ_WORKLOAD,
-    SPINNING, cluster_ref, copy_plug, group_index, kv_used_all, plug_ref,
+    SPINNING, Hooks, cluster_ref, copy_plug, group_index, kv_used_all, plug_ref,
 )
 
 INT32_MAX = np.iinfo(np.int32).max
@@ -129,6 +129,11 @@ class ReplayResult:
     def throttled(self) -> np.ndarray:
         return (self.flags & FLAG_THROTTLED) != 0
 
+    @property
+    def timed_out(self) -> np.ndarray:
+        """Requests that left unserved at arrival + queue_timeout_s (never admitted by then)."""
+        return (self.flags & FLAG_TIMED_OUT) != 0
+
     def gpu_hours(self, gpus_per_instance: int = 8) -> float:
         """Brief 01 C1: sum of instance-hours x GPUs per instance."""
         return float(self.instances["gpu_seconds"].sum()) / 3600.0 * gpus_per_instance
@@ -188,7 +193,7 @@ def _fill_requests(req, reqf, arrival, sla, prompt, output, model, tenant, app, 
 
 
 def build_cluster(trace, latency, *, max_batch: int, reserve: str, chunk_tokens, workload_pool, n_pools: int,
-                  think_time, capacity: int) -> tuple[Cluster, np.ndarray, int]:
+                  think_time, capacity: int, queue_timeout_s: float = math.inf) -> tuple[Cluster, np.ndarray, int]:
     """The state arrays for a trace; returns (cluster, root request order, number of closed-loop successors)."""
     n = len(trace)
     n_models = len(latency.names)
@@ -222,6 +227,7 @@ def build_cluster(trace, latency, *, max_batch: int, reserve: str, chunk_tokens,
     models[:, [M_P0, M_P1, M_P2]] = latency.prefill
     models[:, [M_D0, M_D1, M_D2]] = latency.decode
     models[:, M_KVCAP] = latency.kv_capacity_tokens
+    models[:, M_BMAX] = getattr(latency, "batch_cap", np.inf)
     conf = np.zeros(N_C, np.int64)
     conf[C_MAX_BATCH] = max_batch
     conf[C_CHUNK] = 0 if chunk_tokens is None else int(chunk_tokens)
@@ -234,6 +240,7 @@ def build_cluster(trace, latency, *, max_batch: int, reserve: str, chunk_tokens,
     conf[C_CUR_KIND] = KIND_CONTROLLER
     conff = np.zeros(N_CF)
     conff[CF_THINK] = 0.0 if think_time is None else float(think_time)
+    conff[CF_TIMEOUT] = float(queue_timeout_s)
     n_groups = n_models * n_regions * n_pools
     cl = Cluster(inst=np.zeros((capacity, N_IN), np.int64), instf=np.zeros((capacity, N_IF)), req=req, reqf=reqf,
                  prio=np.ascontiguousarray(trace.region_priority, np.int8), group=np.zeros((n_groups, N_G), np.int64),
@@ -256,6 +263,9 @@ def _check_latency(latency) -> None:
         raise ValueError("latency: every iteration must take time: need decode d0 > 0 and prefill p0 + p1 > 0")
     if np.any(k < 1):
         raise ValueError("latency.kv_capacity_tokens: expected >= 1 token per instance")
+    cap = np.asarray(getattr(latency, "batch_cap", np.full(n, np.inf)), np.float64)
+    if cap.shape != (n,) or np.any(np.isnan(cap)) or np.any(cap < 1):
+        raise ValueError(f"latency.decode_batch_max: expected one cap >= 1 per model ({n}), got {cap}")
 
 
 # ------------------------------------------------------------------------------------------ simulation
@@ -278,12 +288,16 @@ class Simulation:
     think_time: None for open loop (every request arrives at its trace time); a number > 0 for closed loop:
         call k+1 of an interaction arrives think_time seconds after call k finishes (brief 02 §2).
     resolution: seconds between time-series samples (None: no time series).
+    queue_timeout_s: a request not admitted (its first prefill not started) within this many seconds of its
+        arrival leaves at exactly arrival + queue_timeout_s, flagged FLAG_TIMED_OUT (closed loop: the rest of its
+        interaction is aborted); a preempted, requeued request does not time out. inf (default): never.
     """
 
     def __init__(self, trace, latency, instances, *, max_batch: int = 512, reserve: str = "full",
                  chunk_tokens: int | None = None, queue_policy: QueuePolicy | None = None,
                  router: Router | None = None, workload_pool=(0, 0), n_pools: int | None = None,
-                 think_time: float | None = None, resolution: float | None = None):
+                 think_time: float | None = None, resolution: float | None = None,
+                 queue_timeout_s: float = math.inf):
         _check_latency(latency)
         if max_batch < 1:
             raise ValueError(f"max_batch: expected >= 1, got {max_batch}")
@@ -295,6 +309,8 @@ class Simulation:
             raise ValueError(f"think_time: expected None (open loop) or > 0 seconds, got {think_time}")
         if resolution is not None and not resolution > 0:
             raise ValueError(f"resolution: expected None or > 0 seconds, got {resolution}")
+        if not queue_timeout_s > 0:
+            raise ValueError(f"queue_timeout_s: expected > 0 seconds (inf: no timeout), got {queue_timeout_s}")
         counts = np.asarray(instances, np.int64)
         n_models, n_regions = len(latency.names), trace.n_regions
         if counts.ndim == 2:
@@ -314,9 +330,12 @@ class Simulation:
         capacity = max(8, int(counts.sum()) * 2)
         self.cl, roots, n_succ = build_cluster(trace, latency, max_batch=max_batch, reserve=reserve,
                                                chunk_tokens=chunk_tokens, workload_pool=workload_pool,
-                                               n_pools=n_pools, think_time=think_time, capacity=capacity)
-        self._qp_ref, self._rt_ref = plug_ref(self.queue_policy.state), plug_ref(self.router.state)
-        self._init_backend(roots, n_succ, capacity)
+                                               n_pools=n_pools, think_time=think_time, capacity=capacity,
+                                               queue_timeout_s=queue_timeout_s)
+        qp, rt = self.queue_policy, self.router
+        self._hooks = Hooks(plug_ref(qp.state), qp.on_arrival, qp.select_next, qp.notify, plug_ref(rt.state),
+                            rt.region_router, rt.instance_router)
+        self._init_backend(roots, n_succ, capacity, math.isfinite(queue_timeout_s))
         self._ts_chunks: list[np.ndarray] = []
         self._ts_first_tick = 1
         self._chunk_start = (0.0, np.zeros(0))   # (time, busy seconds per instance) when the last chunk began
@@ -325,9 +344,9 @@ class Simulation:
                 self._add(m, j, p, 0.0, 0.0, True)
 
     # -------------------------------------------------------------- backend (the reference overrides these)
-    def _init_backend(self, roots, n_succ, capacity):
+    def _init_backend(self, roots, n_succ, capacity, timeouts):
         self._fns = engine.entries()
-        self.es = engine.new_engine_state(self.cl.req.shape[0], capacity, self.max_batch, roots, n_succ)
+        self.es = engine.new_engine_state(self.cl.req.shape[0], capacity, self.max_batch, roots, n_succ, timeouts)
         self.es.ints[engine.E_NEXT_TICK] = 1
         self._refs()
 
@@ -339,10 +358,8 @@ class Simulation:
         self._cl_ref, self._es_ref = cluster_ref(self.cl), engine.engine_ref(self.es)
 
     def _advance(self, t_end, ts, tick0):
-        qp, rt = self.queue_policy, self.router
-        return self._fns["advance"](self._cl_ref, self._es_ref, ts, self._qp_ref, qp.on_arrival, qp.select_next,
-                                    qp.notify, self._rt_ref, rt.region_router, rt.instance_router, float(t_end),
-                                    int(tick0), self.resolution)
+        return self._fns["advance"](self._cl_ref, self._es_ref, ts, self._hooks, float(t_end), int(tick0),
+                                    self.resolution)
 
     def _add(self, model, region, pool, t, delay, active):
         if self.cl.conf[C_N_INST] >= self.cl.inst.shape[0]:
@@ -351,18 +368,15 @@ class Simulation:
                                              float(delay), bool(active)))
 
     def _drain(self, i, t):
-        qp, rt = self.queue_policy, self.router
-        self._fns["drain"](self._cl_ref, self._es_ref, self._qp_ref, qp.notify, self._rt_ref, rt.region_router,
-                           rt.instance_router, int(i), float(t))
+        self._fns["drain"](self._cl_ref, self._es_ref, self._hooks, int(i), float(t))
 
     def _assign(self, r, i, t):
-        self._fns["assign_held"](self._cl_ref, self._es_ref, self._qp_ref, self.queue_policy.notify, int(r), int(i),
-                                 float(t))
+        self._fns["assign_held"](self._cl_ref, self._es_ref, self._hooks, int(r), int(i), float(t))
 
     def _pending_events(self) -> bool:
         es = self.es
         return (es.ints[engine.E_ROOT_PTR] < es.roots.shape[0] or es.ints[engine.E_REL_N] > 0
-                or es.ints[engine.E_EV_N] > 0)
+                or es.ints[engine.E_EV_N] > 0 or es.ints[engine.E_TMO_HEAD] < es.ints[engine.E_TMO_TAIL])
 
     # -------------------------------------------------------------- public API
     @property
@@ -375,7 +389,7 @@ class Simulation:
 
     @property
     def done(self) -> bool:
-        """No arrival or instance event is left (held requests may remain)."""
+        """No arrival, instance or timeout event is left (held requests may remain)."""
         return not self._pending_events()
 
     def run_until(self, t: float) -> Snapshot:

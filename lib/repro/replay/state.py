@@ -1,6 +1,7 @@
-"""Observable state of the replay engine: the arrays every plug-in (queue policy, router) and every
-controller reads, their column names, the plug-in function types, and small helpers that compute
-time-dependent quantities (decode progress, KV in use, outstanding tokens) from an instance's epoch.
+"""Observable state of the replay engine: the arrays every controller reads, their column names, the plug-in
+function types and the record of hooks the engine receives (:class:`Hooks`), the named accessors through which
+plug-ins read the state (end of the module), and small helpers that compute time-dependent quantities (decode
+progress, KV in use, outstanding tokens) from an instance's epoch.
 
 Implements the shared cluster model of brief 01 §2 (instances, regions, pools, memory utilisation),
 brief 02 §2 (per-tenant hooks) and brief 03 §2 (per-instance state for routers). The semantics are
@@ -74,8 +75,9 @@ FLAG_ABORTED = 4      # closed loop: an earlier call of its interaction was drop
 FLAG_PREEMPTED = 8    # preempted at least once (on-demand KV)
 FLAG_HELD = 16        # waited in the router's hold queue at least once
 FLAG_REROUTED = 32    # moved off a draining instance before admission
+FLAG_TIMED_OUT = 64   # not admitted within the queue timeout of its arrival: left at arrival + timeout
 FLAG_NAMES = {FLAG_DROPPED: "dropped", FLAG_THROTTLED: "throttled", FLAG_ABORTED: "aborted",
-              FLAG_PREEMPTED: "preempted", FLAG_HELD: "held", FLAG_REROUTED: "rerouted"}
+              FLAG_PREEMPTED: "preempted", FLAG_HELD: "held", FLAG_REROUTED: "rerouted", FLAG_TIMED_OUT: "timed_out"}
 
 # Cluster.req columns (int32)
 (RQ_PROMPT, RQ_OUTPUT, RQ_MODEL, RQ_TENANT, RQ_APP, RQ_INTERACTION, RQ_STEP, RQ_WORKLOAD, RQ_POOL,
@@ -87,39 +89,46 @@ RF_ARRIVAL, RF_SLA, RF_ADMIT, RF_FIRST, RF_FINISH = range(5)
 N_RF = 5
 
 # Cluster.group columns (int64)
-G_NMEMBERS, G_NACTIVE, G_KV, G_CAP, G_RR = range(5)
-N_G = 5
+G_NMEMBERS, G_NACTIVE, G_KV, G_CAP = range(4)
+N_G = 4
 # Cluster.models columns (float64)
-M_P0, M_P1, M_P2, M_D0, M_D1, M_D2, M_KVCAP = range(7)
-N_M = 7
+# M_BMAX: largest profiled decode batch, the cap of the batch term (inf: none; repro.latency "decode bound")
+M_P0, M_P1, M_P2, M_D0, M_D1, M_D2, M_KVCAP, M_BMAX = range(8)
+N_M = 8
 # Cluster.conf (int64)
 (C_MAX_BATCH, C_CHUNK, C_RESERVE, C_N_MODELS, C_N_REGIONS, C_N_POOLS, C_N_INST,
  C_HELD_HEAD, C_HELD_TAIL, C_N_HELD, C_N_WOKEN, C_CLOSED_LOOP, C_CUR_KIND, C_CUR_INDEX) = range(14)
 N_C = 14
-# C_CUR_KIND: kind of the event being processed (ties at equal times are broken by kind, then index)
-KIND_ARRIVAL, KIND_INSTANCE, KIND_CONTROLLER = 0, 1, 2
-# Cluster.conff (float64)
-CF_NOW, CF_THINK = range(2)
-N_CF = 2
+# C_CUR_KIND: kind of the event being processed (ties at equal times are broken by kind, in the order
+# arrival, timeout, instance, then by index)
+KIND_ARRIVAL, KIND_INSTANCE, KIND_CONTROLLER, KIND_TIMEOUT = 0, 1, 2, 3
+# Cluster.conff (float64): current time, think time (closed loop), queue timeout (inf: none)
+CF_NOW, CF_THINK, CF_TIMEOUT = range(3)
+N_CF = 3
 
 # notify events (the queue policy's notify hook)
 EV_ENQUEUE = 0    # r joined instance i's waiting queue; k = 1 at the front (preempted), 0 at the back
-EV_UNQUEUE = 1    # r left i's waiting queue without being admitted (rerouted off a draining instance)
+EV_UNQUEUE = 1    # r left i's waiting queue without being admitted (rerouted off a draining instance, timed out)
 EV_ADMIT = 2      # r admitted into i's running batch; k = tokens it will prefill
 EV_DECODE = 3     # every decoding request of i generated k tokens (r = -1); called when the steps are committed
 EV_FINISH = 4     # r finished on i
-EV_PREEMPT = 5    # r preempted on i (on-demand KV); k = tokens it had generated; it is re-enqueued next
+EV_PREEMPT = 5    # r preempted on i (on-demand KV); k = decode steps it had made; it is re-enqueued next
+EV_FIRST = 6      # r's first prefill completed on i: it emitted its first output token (k = 1), before its decode
 
 CLUSTER_FIELDS = ("inst", "instf", "req", "reqf", "prio", "group", "members", "models", "conf", "conff", "woken",
                   "window")
-PLUG_FIELDS = ("p", "f1", "f2", "i1", "i2")
+PLUG_FIELDS = ("p", "f1", "f2", "i1", "i2", "i3", "i4", "s")
 
 #: The arrays of the state on the Python side (the reference and plug-ins' py_func read them like this).
 Cluster = collections.namedtuple("Cluster", CLUSTER_FIELDS)
 Plug = collections.namedtuple("Plug", PLUG_FIELDS)
 Plug.__doc__ = """State of one plug-in (queue policy or router), owned by it, passed through the engine untouched.
 
-p: float64 (k,) parameters; f1, f2: float64 2-D; i1, i2: int64 2-D. Shapes are the plug-in's choice."""
+Typed slots: p float64 (k,) parameters; f1, f2 float64 2-D; i1..i4 int64 2-D; s int64 (k,) scalars. A plug-in
+keeps one entity per slot (e.g. FairServe: tenant rows in f1 and i1, app rows in f2 and i2, never both in one
+array) and names its slots with @njit accessors (``repro.fairness.policy.tenant_counters`` ...). The slots are
+fixed because the engine is compiled once for one state type (first-class function hooks, :mod:`repro.replay`);
+a record with per-plug-in field names would be a new type, and a new engine compilation, per plug-in."""
 
 
 # The engine sees the same arrays through numba StructRefs: one reference-counted object per argument, so a
@@ -156,8 +165,8 @@ def _new_cluster_ref(inst, instf, req, reqf, prio, group, members, models, conf,
 
 
 @njit(cache=True)
-def _new_plug_ref(p, f1, f2, i1, i2):
-    return PlugRef(p, f1, f2, i1, i2)
+def _new_plug_ref(p, f1, f2, i1, i2, i3, i4, s):
+    return PlugRef(p, f1, f2, i1, i2, i3, i4, s)
 
 
 def cluster_ref(cl: Cluster) -> ClusterRef:
@@ -168,15 +177,17 @@ def plug_ref(plug: Plug) -> PlugRef:
     return _new_plug_ref(*plug)
 
 
-def make_plug(p=(), f1=None, f2=None, i1=None, i2=None) -> Plug:
-    """A :class:`Plug` with the right dtypes; absent arrays are (1, 1) zeros."""
+def make_plug(p=(), f1=None, f2=None, i1=None, i2=None, i3=None, i4=None, s=()) -> Plug:
+    """A :class:`Plug` with the right dtypes; absent 2-D arrays are (1, 1) zeros."""
     def f2d(a):
         return np.zeros((1, 1)) if a is None else np.ascontiguousarray(np.atleast_2d(np.asarray(a, np.float64)))
 
     def i2d(a):
         return np.zeros((1, 1), np.int64) if a is None else np.ascontiguousarray(np.atleast_2d(np.asarray(a, np.int64)))
 
-    return Plug(np.ascontiguousarray(np.asarray(p, np.float64).reshape(-1)), f2d(f1), f2d(f2), i2d(i1), i2d(i2))
+    scalars = np.ascontiguousarray(np.asarray(s, np.int64).reshape(-1))
+    return Plug(np.ascontiguousarray(np.asarray(p, np.float64).reshape(-1)), f2d(f1), f2d(f2), i2d(i1), i2d(i2),
+                i2d(i3), i2d(i4), scalars if scalars.size else np.zeros(1, np.int64))
 
 
 def copy_plug(plug: Plug) -> Plug:
@@ -208,6 +219,14 @@ NOTIFY_TYPE = types.FunctionType(NOTIFY_SIG)
 REGION_ROUTER_TYPE = types.FunctionType(REGION_ROUTER_SIG)
 INSTANCE_ROUTER_TYPE = types.FunctionType(INSTANCE_ROUTER_SIG)
 
+HOOKS_FIELDS = ("policy_state", "on_arrival", "select_next", "notify", "router_state", "region_router",
+                "instance_router")
+#: The one record of plug-in hooks the engine receives: the queue policy's three hooks and state, the region and
+#: instance routers and their shared state (states as engine-side :class:`PlugRef` handles).
+Hooks = collections.namedtuple("Hooks", HOOKS_FIELDS)
+HOOKS_TYPE = types.NamedTuple((PLUG_TYPE, ON_ARRIVAL_TYPE, SELECT_NEXT_TYPE, NOTIFY_TYPE, PLUG_TYPE,
+                               REGION_ROUTER_TYPE, INSTANCE_ROUTER_TYPE), Hooks)
+
 
 # ------------------------------------------------------------------------------------------ timing
 @njit(cache=True)
@@ -218,8 +237,9 @@ def prefill_seconds(models, m, tokens):
 
 @njit(cache=True)
 def step_seconds(models, m, batch, context):
-    """One decode step of ``batch`` requests holding ``context`` KV tokens: d0 + d1*batch + d2*context."""
-    return models[m, M_D0] + models[m, M_D1] * batch + models[m, M_D2] * context
+    """One decode step of ``batch`` requests holding ``context`` KV tokens: d0 + d1*min(batch, B_max) + d2*context
+    (the batch term capped at the profiled range, :mod:`repro.latency`)."""
+    return models[m, M_D0] + models[m, M_D1] * min(float(batch), models[m, M_BMAX]) + models[m, M_D2] * context
 
 
 @njit(cache=True)
@@ -314,11 +334,15 @@ def outstanding_tokens(cl, i, t, inclusive):
 
 @njit(cache=True)
 def request_generated(cl, r, t, inclusive):
-    """Output tokens request r has generated by time t (counting tokens lost to preemption as generated)."""
-    if cl.req[r, RQ_STATE] != RS_DECODE:
-        return int(cl.req[r, RQ_GENERATED]) if cl.req[r, RQ_STATE] != RS_DONE else int(cl.req[r, RQ_OUTPUT])
+    """Output tokens request r has generated by time t: the first (emitted by its first prefill) plus one per decode
+    step (counting steps lost to preemption as generated)."""
+    st = cl.req[r, RQ_STATE]
+    if st == RS_DONE:
+        return int(cl.req[r, RQ_OUTPUT])
+    if st != RS_DECODE:
+        return 0 if math.isnan(cl.reqf[r, RF_FIRST]) else int(cl.req[r, RQ_GENERATED]) + 1
     i = cl.req[r, RQ_INST]
-    return cl.inst[i, IN_EP_S] + decode_steps_done(cl, i, t, inclusive) - cl.req[r, RQ_JOIN]
+    return cl.inst[i, IN_EP_S] + decode_steps_done(cl, i, t, inclusive) - cl.req[r, RQ_JOIN] + 1
 
 
 @njit(cache=True)
@@ -335,3 +359,134 @@ def group_utilisation(cl, g):
     if cap <= 0:
         return 1.0
     return cl.group[g, G_KV] / cap
+
+
+# ------------------------------------------------------------------------------------------ plug-in accessors
+# The named reads a plug-in makes of the engine's state (the plug-in contract of repro.replay): a plug-in reads
+# the cluster through these and the time-dependent helpers above, and writes only its own state.
+@njit(cache=True)
+def n_instances(cl):
+    """Instances created so far (ids 0..n-1, including those that are off)."""
+    return cl.conf[C_N_INST]
+
+
+@njit(cache=True)
+def instance_status(cl, i):
+    """SPINNING, ACTIVE, DRAINING or OFF."""
+    return cl.inst[i, IN_STATUS]
+
+
+@njit(cache=True)
+def kv_capacity(cl, i):
+    """KV tokens instance i holds at most."""
+    return cl.inst[i, IN_KVCAP]
+
+
+@njit(cache=True)
+def waiting_count(cl, i):
+    """Requests in instance i's waiting queue."""
+    return cl.inst[i, IN_NWAIT]
+
+
+@njit(cache=True)
+def running_count(cl, i):
+    """Requests admitted on instance i (prefilling or decoding)."""
+    return cl.inst[i, IN_NRUN]
+
+
+@njit(cache=True)
+def queue_head(cl, i):
+    """First request of instance i's waiting queue (-1: empty); walk it with :func:`next_request`."""
+    return cl.inst[i, IN_QHEAD]
+
+
+@njit(cache=True)
+def running_head(cl, i):
+    """First request of instance i's running batch, in admission order (-1: none)."""
+    return cl.inst[i, IN_RHEAD]
+
+
+@njit(cache=True)
+def next_request(cl, r):
+    """The request after r in its waiting queue or running batch (-1: r is the last)."""
+    return cl.req[r, RQ_NEXT]
+
+
+@njit(cache=True)
+def request_state(cl, r):
+    """RS_* of request r."""
+    return cl.req[r, RQ_STATE]
+
+
+@njit(cache=True)
+def request_tenant(cl, r):
+    return cl.req[r, RQ_TENANT]
+
+
+@njit(cache=True)
+def request_app(cl, r):
+    return cl.req[r, RQ_APP]
+
+
+@njit(cache=True)
+def request_step(cl, r):
+    """Position of r in its interaction (0: it starts one)."""
+    return cl.req[r, RQ_STEP]
+
+
+@njit(cache=True)
+def request_model(cl, r):
+    return cl.req[r, RQ_MODEL]
+
+
+@njit(cache=True)
+def request_pool(cl, r):
+    return cl.req[r, RQ_POOL]
+
+
+@njit(cache=True)
+def request_workload(cl, r):
+    """0: interactive, 1: non-interactive."""
+    return cl.req[r, RQ_WORKLOAD]
+
+
+@njit(cache=True)
+def request_tokens(cl, r):
+    """Prompt + output tokens of r (int64)."""
+    return np.int64(cl.req[r, RQ_PROMPT]) + cl.req[r, RQ_OUTPUT]
+
+
+@njit(cache=True)
+def request_arrival(cl, r):
+    """Arrival time of r (NaN for a closed-loop call not released yet)."""
+    return cl.reqf[r, RF_ARRIVAL]
+
+
+@njit(cache=True)
+def n_region_choices(cl):
+    """Length of every request's region priority list."""
+    return cl.prio.shape[1]
+
+
+@njit(cache=True)
+def region_choice(cl, r, x):
+    """The x-th region of r's priority list (x = 0: its home region)."""
+    return cl.prio[r, x]
+
+
+@njit(cache=True)
+def group_size(cl, g):
+    """Accepting (spinning-up or active) instances of group g."""
+    return cl.group[g, G_NMEMBERS]
+
+
+@njit(cache=True)
+def group_member(cl, g, x):
+    """The x-th accepting instance of group g, in order of addition."""
+    return cl.members[g, x]
+
+
+@njit(cache=True)
+def request_group(cl, r, region):
+    """Group of r's (model, region, pool)."""
+    return group_index(cl, cl.req[r, RQ_MODEL], region, cl.req[r, RQ_POOL])

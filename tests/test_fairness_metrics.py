@@ -139,3 +139,99 @@ def test_summarise_reports_every_number(replayed):
         assert key in s
     assert s["cumulative"].shape == (2, 12)
     assert np.all(np.diff(s["cumulative"], axis=1) >= 0)
+
+
+# ---------------------------------------------------------------------------------------- VTC's pairwise metric
+@st.composite
+def intervals(draw):
+    n = draw(st.integers(0, 25))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 31)))
+    tenant = rng.integers(0, draw(st.integers(1, 5)), n).astype(np.int64)
+    start = np.round(rng.uniform(0, 50, n), 1)                          # rounded: touching and equal ends occur
+    end = start + np.round(rng.exponential(8, n), 1) * (rng.random(n) < 0.9)   # some empty
+    return tenant, start, end
+
+
+def same_rows(a, b):
+    order_a, order_b = np.lexsort(a[::-1]), np.lexsort(b[::-1])
+    return all(np.array_equal(x[order_a], y[order_b]) for x, y in zip(a, b))
+
+
+@SETTINGS
+@given(intervals())
+def test_merge_intervals_equals_the_reference_and_keeps_the_union(case):
+    tenant, start, end = case
+    merged = M.merge_intervals(tenant, start, end)
+    assert same_rows(merged, M.merge_intervals_reference(tenant, start, end))
+    t, s, e = merged
+    assert np.all(e > s)
+    same = t[1:] == t[:-1]
+    assert np.all(s[1:][same] > e[:-1][same])                             # disjoint, not touching
+    for x in np.linspace(0, 80, 161):                                     # the union is unchanged
+        inside = {int(u) for u, a, z in zip(tenant, start, end) if a <= x < z}
+        assert inside == {int(u) for u, a, z in zip(t, s, e) if a <= x < z}
+
+
+@SETTINGS
+@given(intervals(), intervals())
+def test_intersect_intervals_equals_the_reference(case_a, case_b):
+    a, b = M.merge_intervals(*case_a), M.merge_intervals(*case_b)
+    both = M.intersect_intervals(*a, *b)
+    assert same_rows(both, M.intersect_intervals_reference(*a, *b))
+    assert same_rows(M.intersect_intervals(*a, *a), a)                     # idempotent
+
+
+@SETTINGS
+@given(intervals())
+def test_overlapping_pairs_equal_the_reference(case):
+    merged = M.merge_intervals(*case)
+    f, g, lo, hi = M.overlapping_pairs(*merged)
+    assert same_rows((f, g, lo, hi), M.overlapping_pairs_reference(*merged))
+    assert np.all(f < g) and np.all(hi > lo)
+
+
+@SETTINGS
+@given(request_times())
+def test_service_curves_equal_the_reference_and_the_bins(case):
+    tenant, arrival, admit, first, finish, output, c_p, c_d, bin_s, n_users, n_bins = case
+    tenant = tenant.astype(np.int64)
+    curves = M.service_curves(tenant, output.astype(np.float64), admit, first, finish, c_p, c_d, n_users)
+    users = np.repeat(np.arange(n_users), 30)
+    t = np.tile(np.linspace(0, 300, 30), n_users)
+    fast = M.service_at(*curves, users, t)
+    slow = M.service_at_reference(tenant, output, admit, first, finish, c_p, c_d, users, t)
+    assert np.allclose(fast, slow, rtol=1e-9, atol=1e-6)
+    assert np.all(np.diff(fast.reshape(n_users, 30), axis=1) >= -1e-6)    # cumulative service never decreases
+    bins = M.service_bins(tenant, output, admit, first, finish, c_p, c_d, bin_s, n_users, n_bins)
+    ends = np.arange(1, n_bins + 1) * bin_s                               # S_u(bin end) = sum of the bins before
+    at_ends = M.service_at(*curves, np.repeat(np.arange(n_users), n_bins), np.tile(ends, n_users))
+    assert np.allclose(at_ends.reshape(n_users, n_bins), np.cumsum(bins, axis=1), rtol=1e-9, atol=1e-6)
+
+
+def test_pair_difference_is_the_service_gap_over_the_common_backlog():
+    # tenant 0 backlogged [0, 10), tenant 1 [5, 20): common [5, 10); tenant 0 gets 4 units/s there, tenant 1 none
+    tenant = np.array([0, 1], np.int64)
+    curves = M.service_curves(tenant, np.array([40.0, 10.0]), np.array([5.0, 30.0]), np.array([5.0, 30.0]),
+                              np.array([15.0, 40.0]), np.array([0.0, 7.0]), np.array([1.0, 1.0]), 2)
+    backlog = M.merge_intervals(tenant, np.array([0.0, 5.0]), np.array([10.0, 20.0]))
+    pairs = M.overlapping_pairs(*backlog)
+    assert [x.tolist() for x in pairs] == [[0], [1], [5.0], [10.0]]
+    assert M.pair_differences(pairs, curves).tolist() == pytest.approx([20.0])
+
+
+def test_time_with_backlog_counts_time_with_enough_open_intervals():
+    start, end = np.array([0.0, 5.0, 8.0]), np.array([10.0, 20.0, 9.0])   # >= 2 open on [5, 10)
+    assert M.time_with_backlog(start, end, 2, [0.0, 6.0, 30.0]).tolist() == pytest.approx([1.0, 4.0])
+    assert M.time_with_backlog(start, end, 3, [0.0, 30.0]).tolist() == pytest.approx([1.0])
+    assert M.time_with_backlog(start, end, 1, [-5.0, 0.0, 25.0]).tolist() == pytest.approx([0.0, 20.0])
+    assert M.time_with_backlog(np.array([]), np.array([]), 2, [0.0, 1.0]).tolist() == [0.0]
+
+
+def test_timed_out_requests_wait_until_their_timeout():
+    from types import SimpleNamespace
+
+    from repro.replay.state import FLAG_TIMED_OUT
+    result = SimpleNamespace(admit=np.array([3.0, np.nan, np.nan, np.nan]), arrival=np.array([1.0, 2.0, 4.0, 5.0]),
+                             flags=np.array([0, FLAG_TIMED_OUT, FLAG_THROTTLED, 0]), t_end=100.0)
+    assert M.waiting_until(result, 30.0).tolist()[:2] == [3.0, 32.0]
+    assert np.isnan(M.waiting_until(result, 30.0)[2]) and M.waiting_until(result, 30.0)[3] == 100.0

@@ -11,7 +11,7 @@ from repro import fairness
 from repro.fairness.policy import F_COUNTER, I_NWAIT, P_N_TENANTS
 from repro.replay.policies import QueuePolicy
 from repro.replay.reference import ReferenceSimulation
-from repro.replay.state import FLAG_ABORTED, FLAG_THROTTLED
+from repro.replay.state import FLAG_ABORTED, FLAG_DROPPED, FLAG_THROTTLED
 
 KV = 20_000
 MAX_BATCH = 8
@@ -36,7 +36,7 @@ TIGHT = dict(rpm=2, user_limit=0.0, hol_delay=0.0, kv_frac=0.0)
 
 
 def test_unknown_scheduler_lists_the_valid_names():
-    with pytest.raises(ValueError, match="valid names: fcfs, rpm, vtc, wsc, oit\\+vtc, fairserve"):
+    with pytest.raises(ValueError, match="valid names: fcfs, rpm, vtc, wsc, wsc-noprio, oit\\+vtc, fairserve"):
         fairness.scheduler("drr", n_tenants=2, n_requests=2)
 
 
@@ -129,8 +129,8 @@ def test_tight_oit_does_throttle(latency):
 def test_rpm_never_accepts_more_than_the_limit_per_window(latency, wl, limit):
     w = small_workload(latency, **wl)
     res = fairness.replay(w, "rpm", latency=latency, max_batch=MAX_BATCH, rpm=limit).result
-    accepted = np.isfinite(res.arrival) & ((res.flags & (FLAG_THROTTLED | FLAG_ABORTED)) == 0)
-    for u in np.unique(w.trace.tenant):
+    accepted = np.isfinite(res.arrival) & ((res.flags & (FLAG_THROTTLED | FLAG_ABORTED | FLAG_DROPPED)) == 0)
+    for u in np.unique(w.trace.tenant):   # a dropped request (never fits the KV cache) never reaches the limiter
         t = np.sort(res.arrival[accepted & (w.trace.tenant == u)])
         if t.size > limit:   # any `limit + 1` consecutive accepted arrivals span at least the window
             assert np.all(t[limit:] - t[:-limit] >= 60.0)

@@ -86,3 +86,17 @@ def test_bad_arguments_name_the_parameter():
         fairness.make_workload(10, 2, 60.0, calibration_requests=5, latency=LAT)
     with pytest.raises(ValueError, match="k"):
         fairness.workload_params(fairness.make_workload(10, 2, 60.0, latency=LAT, calibration_requests=200), k=0)
+
+
+def test_capacity_at_a_latency_target_meets_it_and_grows_with_it():
+    from repro.core import seeds
+    from repro.fairness.workload import capacity_at_latency_target, queueing_delay_quantile
+
+    rng = np.random.default_rng(0)
+    p, o = rng.integers(200, 3000, 600), rng.integers(10, 300, 600)
+    caps = [capacity_at_latency_target(p, o, LAT, 16, target_s=t, seed=1) for t in (0.5, 5.0, 50.0)]
+    assert 0 < caps[0] <= caps[1] <= caps[2] < fairness.measure_capacity(p, o, LAT, 16)
+    unit = np.cumsum(seeds.rng(1, "capacity arrivals").exponential(1.0, p.size))
+    assert queueing_delay_quantile(p, o, unit, caps[1], LAT, 16, 0.95) <= 5.0
+    with pytest.raises(ValueError, match="target_s"):
+        capacity_at_latency_target(p, o, LAT, 16, target_s=0.0)

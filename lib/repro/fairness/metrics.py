@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from repro.replay.state import FLAG_ABORTED, FLAG_THROTTLED
+from repro.replay.state import FLAG_ABORTED, FLAG_THROTTLED, FLAG_TIMED_OUT
 
 
 # ---------------------------------------------------------------------------------------- charges
@@ -158,12 +158,16 @@ def backlog_bins_reference(tenant, arrival, wait_end, bin_s, n_users, n_bins):
     return out
 
 
-def waiting_until(result) -> np.ndarray:
-    """End of each request's wait: its admission, or the end of the replay for one released but never admitted
-    (NaN for throttled, dropped or never-released requests)."""
+def waiting_until(result, queue_timeout_s: float = np.inf) -> np.ndarray:
+    """End of each request's wait: its admission, arrival + ``queue_timeout_s`` for one that timed out in the
+    queue, or the end of the replay for one released but never admitted (NaN for throttled, dropped or
+    never-released requests)."""
     end = result.admit.copy()
-    stuck = np.isnan(end) & np.isfinite(result.arrival) & ((result.flags & (FLAG_THROTTLED | FLAG_ABORTED)) == 0)
+    timed_out = (result.flags & FLAG_TIMED_OUT) != 0
+    stuck = (np.isnan(end) & np.isfinite(result.arrival) & ~timed_out
+             & ((result.flags & (FLAG_THROTTLED | FLAG_ABORTED)) == 0))
     end[stuck] = result.t_end
+    end[timed_out] = result.arrival[timed_out] + queue_timeout_s
     return end
 
 
@@ -276,12 +280,14 @@ def service_matrix(trace, result, charges, bin_s: float, n_bins: int, n_users: i
                         float(bin_s), int(n_users), int(n_bins))
 
 
-def backlog_matrix(trace, result, bin_s: float, n_bins: int, n_users: int) -> np.ndarray:
-    """:func:`backlog_bins` of a replay."""
-    return backlog_bins(trace.tenant, result.arrival, waiting_until(result), float(bin_s), int(n_users), int(n_bins))
+def backlog_matrix(trace, result, bin_s: float, n_bins: int, n_users: int, queue_timeout_s: float = np.inf) -> np.ndarray:
+    """:func:`backlog_bins` of a replay (``queue_timeout_s``: the replay's queue timeout, see :func:`waiting_until`)."""
+    return backlog_bins(trace.tenant, result.arrival, waiting_until(result, queue_timeout_s), float(bin_s),
+                        int(n_users), int(n_bins))
 
 
-def summarise(trace, result, abusive, units: dict, *, bin_s: float, horizon: float, keep_users=None) -> dict:
+def summarise(trace, result, abusive, units: dict, *, bin_s: float, horizon: float, keep_users=None,
+              queue_timeout_s: float = np.inf) -> dict:
     """The numbers brief 02 asks for, for one replay.
 
     units: name -> per-request charges (e.g. {"wsc": wsc_charges(...), "vtc": vtc_charges(...)}); service gaps
@@ -310,3 +316,267 @@ def summarise(trace, result, abusive, units: dict, *, bin_s: float, horizon: flo
     out["finished_share"] = float(done.mean()) if done.size else np.nan
     out["backlogged_user_bins"] = int(backlogged.sum())
     return out
+
+
+# ---------------------------------------------------------------------------------------- VTC's pairwise metric
+# The VTC paper's fairness measure [VTC]: for two tenants f, g both continuously backlogged over [lo, hi], the
+# difference of the service they received there, (S_f(hi) - S_f(lo)) - (S_g(hi) - S_g(lo)), with S_u(t) the
+# cumulative service of u up to t (prefill charge at admission, decode charge spread over [first token, finish],
+# as in the bins above; right-continuous). Its bound is 2 max(w_p L_input, w_q M) for VTC in VTC's units.
+@njit(cache=True)
+def merge_intervals(tenant, start, end):
+    """Per tenant, the union of the intervals [start, end) (any order; empty or NaN ones ignored) as disjoint
+    intervals sorted by (tenant, start): arrays (tenant, start, end). Touching intervals are joined."""
+    order = np.argsort(start, kind="mergesort")
+    order = order[np.argsort(tenant[order], kind="mergesort")]
+    out_t = np.empty(order.shape[0], np.int64)
+    out_s = np.empty(order.shape[0])
+    out_e = np.empty(order.shape[0])
+    m = 0
+    for r in order:
+        a, z = start[r], end[r]
+        if not z > a:
+            continue
+        if m > 0 and out_t[m - 1] == tenant[r] and a <= out_e[m - 1]:
+            out_e[m - 1] = max(out_e[m - 1], z)
+        else:
+            out_t[m], out_s[m], out_e[m] = tenant[r], a, z
+            m += 1
+    return out_t[:m], out_s[:m], out_e[:m]
+
+
+def merge_intervals_reference(tenant, start, end):
+    """Plain-Python twin of :func:`merge_intervals`."""
+    by_tenant = {}
+    for u, a, z in zip(tenant, start, end):
+        if z > a:
+            by_tenant.setdefault(int(u), []).append([float(a), float(z)])
+    rows = []
+    for u in sorted(by_tenant):
+        merged = []
+        for a, z in sorted(by_tenant[u]):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], z)
+            else:
+                merged.append([a, z])
+        rows += [(u, a, z) for a, z in merged]
+    return (np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.float64),
+            np.array([r[2] for r in rows], np.float64))
+
+
+@njit(cache=True)
+def intersect_intervals(ta, sa, ea, tb, sb, eb):
+    """Per tenant, the intersection of two interval sets, each as :func:`merge_intervals` returns them:
+    (tenant, start, end) sorted by (tenant, start), non-empty intervals only."""
+    n = ta.shape[0] + tb.shape[0]
+    out_t = np.empty(n, np.int64)
+    out_s = np.empty(n)
+    out_e = np.empty(n)
+    i = j = m = 0
+    while i < ta.shape[0] and j < tb.shape[0]:
+        if ta[i] != tb[j]:
+            if ta[i] < tb[j]:
+                i += 1
+            else:
+                j += 1
+            continue
+        lo, hi = max(sa[i], sb[j]), min(ea[i], eb[j])
+        if hi > lo:
+            out_t[m], out_s[m], out_e[m] = ta[i], lo, hi
+            m += 1
+        if ea[i] < eb[j]:
+            i += 1
+        else:
+            j += 1
+    return out_t[:m], out_s[:m], out_e[:m]
+
+
+def intersect_intervals_reference(ta, sa, ea, tb, sb, eb):
+    """Plain-Python twin of :func:`intersect_intervals` (every pair of intervals of the same tenant)."""
+    rows = sorted((int(u), max(a, c), min(z, d)) for u, a, z in zip(ta, sa, ea) for v, c, d in zip(tb, sb, eb)
+                  if u == v and min(z, d) > max(a, c))
+    return (np.array([r[0] for r in rows], np.int64), np.array([r[1] for r in rows], np.float64),
+            np.array([r[2] for r in rows], np.float64))
+
+
+@njit(cache=True)
+def _sweep_pairs(tenant, start, end, fill, out_f, out_g, out_lo, out_hi):
+    """Sweep the intervals by start; with ``fill`` write every overlapping pair of two tenants' intervals,
+    return their number."""
+    order = np.argsort(start, kind="mergesort")
+    active = np.empty(order.shape[0], np.int64)
+    n_active = 0
+    m = 0
+    for k in order:
+        kept = 0
+        for q in range(n_active):                  # drop the intervals that ended by this start
+            j = active[q]
+            if end[j] > start[k]:
+                active[kept] = j
+                kept += 1
+        n_active = kept
+        for q in range(n_active):
+            j = active[q]
+            if tenant[j] != tenant[k]:
+                if fill:
+                    out_f[m] = min(tenant[j], tenant[k])
+                    out_g[m] = max(tenant[j], tenant[k])
+                    out_lo[m] = start[k]
+                    out_hi[m] = min(end[k], end[j])
+                m += 1
+        active[n_active] = k
+        n_active += 1
+    return m
+
+
+@njit(cache=True)
+def overlapping_pairs(tenant, start, end):
+    """Every maximal interval in which two tenants are both inside one of their intervals (merged per tenant,
+    :func:`merge_intervals`): arrays (f, g, lo, hi) with f < g, in the order of the later interval's start."""
+    dummy_i = np.empty(0, np.int64)
+    dummy_f = np.empty(0)
+    m = _sweep_pairs(tenant, start, end, False, dummy_i, dummy_i, dummy_f, dummy_f)
+    f = np.empty(m, np.int64)
+    g = np.empty(m, np.int64)
+    lo = np.empty(m)
+    hi = np.empty(m)
+    _sweep_pairs(tenant, start, end, True, f, g, lo, hi)
+    return f, g, lo, hi
+
+
+def overlapping_pairs_reference(tenant, start, end):
+    """Plain-Python twin of :func:`overlapping_pairs` (every pair of intervals; rows sorted by (lo, f, g))."""
+    rows = []
+    for i in range(len(tenant)):
+        for j in range(i + 1, len(tenant)):
+            lo, hi = max(start[i], start[j]), min(end[i], end[j])
+            if tenant[i] != tenant[j] and hi > lo:
+                rows.append((min(tenant[i], tenant[j]), max(tenant[i], tenant[j]), lo, hi))
+    rows.sort(key=lambda r: (r[2], r[0], r[1], r[3]))
+    cols = list(zip(*rows)) if rows else [(), (), (), ()]
+    return (np.array(cols[0], np.int64), np.array(cols[1], np.int64), np.array(cols[2], np.float64),
+            np.array(cols[3], np.float64))
+
+
+@njit(cache=True)
+def service_curves(tenant, output, admit, first, finish, c_prefill, c_decode, n_users):
+    """Each tenant's cumulative service S_u(t) as a piecewise-linear function: CSR arrays (ptr (n_users + 1,),
+    times, level, slope) where tenant u's breakpoints are ptr[u]:ptr[u + 1], sorted by time, and
+    S_u(t) = level[k] + slope[k] (t - times[k]) for the last breakpoint k with times[k] <= t (0 before the first).
+    Charges as :func:`service_bins`: prefill at admission (NaN: never), decode over [first, finish] if finished."""
+    n = tenant.shape[0]
+    ev_u = np.empty(3 * n, np.int64)
+    ev_t = np.empty(3 * n)
+    ev_jump = np.empty(3 * n)
+    ev_dslope = np.empty(3 * n)
+    m = 0
+    for r in range(n):
+        if np.isnan(admit[r]):
+            continue
+        ev_u[m], ev_t[m], ev_jump[m], ev_dslope[m] = tenant[r], admit[r], c_prefill[r], 0.0
+        m += 1
+        if np.isnan(finish[r]):
+            continue
+        total = c_decode[r] * output[r]
+        if finish[r] <= first[r]:
+            ev_u[m], ev_t[m], ev_jump[m], ev_dslope[m] = tenant[r], first[r], total, 0.0
+            m += 1
+        else:
+            rate = total / (finish[r] - first[r])
+            ev_u[m], ev_t[m], ev_jump[m], ev_dslope[m] = tenant[r], first[r], 0.0, rate
+            ev_u[m + 1], ev_t[m + 1], ev_jump[m + 1], ev_dslope[m + 1] = tenant[r], finish[r], 0.0, -rate
+            m += 2
+    order = np.argsort(ev_t[:m], kind="mergesort")
+    order = order[np.argsort(ev_u[:m][order], kind="mergesort")]
+    ptr = np.zeros(n_users + 1, np.int64)
+    times = np.empty(m)
+    level = np.empty(m)
+    slope = np.empty(m)
+    for q in range(m):
+        k = order[q]
+        u = ev_u[k]
+        ptr[u + 1] += 1
+        times[q] = ev_t[k]
+        if q > 0 and ev_u[order[q - 1]] == u:
+            level[q] = level[q - 1] + slope[q - 1] * (ev_t[k] - times[q - 1]) + ev_jump[k]
+            slope[q] = slope[q - 1] + ev_dslope[k]
+        else:
+            level[q] = ev_jump[k]
+            slope[q] = ev_dslope[k]
+    for u in range(n_users):
+        ptr[u + 1] += ptr[u]
+    return ptr, times, level, slope
+
+
+@njit(cache=True)
+def service_at(ptr, times, level, slope, users, t):
+    """S_u(t) of :func:`service_curves` for each (users[i], t[i])."""
+    out = np.zeros(users.shape[0])
+    for i in range(users.shape[0]):
+        a, z = ptr[users[i]], ptr[users[i] + 1]
+        k = a + np.searchsorted(times[a:z], t[i], side="right") - 1
+        if k >= a:
+            out[i] = level[k] + slope[k] * (t[i] - times[k])
+    return out
+
+
+def service_at_reference(tenant, output, admit, first, finish, c_prefill, c_decode, users, t):
+    """Plain-Python twin of :func:`service_curves` + :func:`service_at`: S_u(t) summed request by request."""
+    out = np.zeros(len(users))
+    for i, (u, x) in enumerate(zip(users, t)):
+        for r in range(len(tenant)):
+            if tenant[r] != u or np.isnan(admit[r]):
+                continue
+            out[i] += c_prefill[r] if admit[r] <= x else 0.0
+            if np.isnan(finish[r]):
+                continue
+            total = c_decode[r] * output[r]
+            if finish[r] <= first[r]:
+                out[i] += total if first[r] <= x else 0.0
+            else:
+                out[i] += total * min(max((x - first[r]) / (finish[r] - first[r]), 0.0), 1.0)
+    return out
+
+
+def backlog_intervals(trace, result, queue_timeout_s: float = np.inf):
+    """Each tenant's backlogged intervals (a request of it waiting, :func:`waiting_until`), merged:
+    (tenant, start, end) sorted by (tenant, start)."""
+    end = waiting_until(result, queue_timeout_s)
+    arrival = np.where(np.isfinite(end), result.arrival, np.nan)
+    return merge_intervals(trace.tenant.astype(np.int64), arrival, end)
+
+
+def replay_curves(trace, result, charges, n_users: int):
+    """:func:`service_curves` of a replay with per-request ``charges`` = (prefill charge, decode charge per token)."""
+    c_p, c_d = charges
+    return service_curves(trace.tenant.astype(np.int64), trace.output_tokens.astype(np.float64), result.admit,
+                          result.first_token, result.finish, np.ascontiguousarray(c_p, np.float64),
+                          np.ascontiguousarray(c_d, np.float64), int(n_users))
+
+
+def pair_differences(pairs, curves) -> np.ndarray:
+    """|service of f - service of g| over each pair interval (f, g, lo, hi) of :func:`overlapping_pairs`, with
+    the cumulative service ``curves`` of :func:`service_curves`."""
+    f, g, lo, hi = pairs
+    d_f = service_at(*curves, f, hi) - service_at(*curves, f, lo)
+    d_g = service_at(*curves, g, hi) - service_at(*curves, g, lo)
+    return np.abs(d_f - d_g)
+
+
+def time_with_backlog(start, end, at_least: int, edges) -> np.ndarray:
+    """Seconds of each window [edges[i], edges[i + 1]) during which >= ``at_least`` of the intervals are open
+    (intervals of one tenant must be disjoint, so this counts backlogged tenants)."""
+    t = np.concatenate([start, end])
+    step = np.concatenate([np.ones(len(start), np.int64), -np.ones(len(end), np.int64)])
+    order = np.lexsort((step, t))                  # at equal times close (-1) before open (+1)
+    t, count = t[order], np.cumsum(step[order])
+    if t.size == 0:
+        return np.zeros(len(edges) - 1)
+    # count[k] holds on [t[k], t[k + 1]); cumulative time with count >= at_least, read at the edges
+    on = np.where(count[:-1] >= at_least, np.diff(t), 0.0)
+    cum_t, cum_on = t, np.concatenate([[0.0], np.cumsum(on)])
+    edges = np.asarray(edges, np.float64)
+    k = np.clip(np.searchsorted(cum_t, edges, side="right") - 1, 0, None)
+    inside = (count[k] >= at_least) & (edges >= cum_t[0])
+    at_edge = np.where(edges < cum_t[0], 0.0, cum_on[k] + np.where(inside, edges - cum_t[k], 0.0))
+    return np.diff(at_edge)

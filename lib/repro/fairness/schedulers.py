@@ -23,17 +23,20 @@ from repro.fairness.workload import FairServeWorkload, server, workload_params
 from repro.replay.policies import QueuePolicy
 from repro.replay.simulation import ReplayResult, Simulation
 
-#: name -> (selection, counter, throttle); counter "vtc" = unweighted w_p/w_q, "wsc" = app-weighted with priority.
+#: name -> (selection, counter, throttle, priority); counter "vtc" = unweighted w_p/w_q, "wsc" = app-weighted;
+#: priority: calls of interactions in progress first (WSC [3p]); "wsc-noprio" is the ablation without that rule.
 SCHEDULERS = {
-    "fcfs": (SELECT_FIFO, None, THROTTLE_NONE),
-    "rpm": (SELECT_FIFO, None, THROTTLE_RPM),
-    "vtc": (SELECT_COUNTER, "vtc", THROTTLE_NONE),
-    "wsc": (SELECT_COUNTER, "wsc", THROTTLE_NONE),
-    "oit+vtc": (SELECT_COUNTER, "vtc", THROTTLE_OIT),
-    "fairserve": (SELECT_COUNTER, "wsc", THROTTLE_OIT),
+    "fcfs": (SELECT_FIFO, None, THROTTLE_NONE, False),
+    "rpm": (SELECT_FIFO, None, THROTTLE_RPM, False),
+    "vtc": (SELECT_COUNTER, "vtc", THROTTLE_NONE, False),
+    "wsc": (SELECT_COUNTER, "wsc", THROTTLE_NONE, True),
+    "wsc-noprio": (SELECT_COUNTER, "wsc", THROTTLE_NONE, False),
+    "oit+vtc": (SELECT_COUNTER, "vtc", THROTTLE_OIT, False),
+    "fairserve": (SELECT_COUNTER, "wsc", THROTTLE_OIT, True),
 }
 #: display names for figures and tables
-LABELS = {"fcfs": "FCFS", "rpm": "RPM", "vtc": "VTC", "wsc": "WSC", "oit+vtc": "OIT+VTC", "fairserve": "FairServe"}
+LABELS = {"fcfs": "FCFS", "rpm": "RPM", "vtc": "VTC", "wsc": "WSC", "wsc-noprio": "WSC w/o priority",
+          "oit+vtc": "OIT+VTC", "fairserve": "FairServe"}
 
 
 def scheduler(name: str, *, n_tenants: int, n_requests: int, app_weight=None, app_system_tokens=None,
@@ -51,11 +54,11 @@ def scheduler(name: str, *, n_tenants: int, n_requests: int, app_weight=None, ap
     """
     if name not in SCHEDULERS:
         raise ValueError(f"scheduler: unknown name {name!r}; valid names: {', '.join(SCHEDULERS)}")
-    select, counter, throttle = SCHEDULERS[name]
+    select, counter, throttle, priority = SCHEDULERS[name]
     given = [a for a in (app_weight, app_system_tokens, app_limit) if a is not None]
     n_apps = np.size(given[0]) if given else 1
     if counter == "wsc":
-        weights = dict(priority=True, alpha=alpha, beta=beta, gamma=gamma, app_weight=app_weight)
+        weights = dict(priority=priority, alpha=alpha, beta=beta, gamma=gamma, app_weight=app_weight)
     else:
         weights = dict(priority=False, alpha=w_input, beta=w_input, gamma=w_output, app_weight=np.ones(n_apps))
     oit = throttle == THROTTLE_OIT

@@ -63,9 +63,12 @@ def warm_fairness() -> None:
                                       calibration_requests=100, seed=0)
     for name in fairness.SCHEDULERS:
         result = fairness.replay(workload, name, latency=latency, max_batch=8, rpm=2).result
-    trace = workload.trace
-    fairness.metrics.service_matrix(trace, result, fairness.metrics.vtc_charges(trace), 10.0, 3, 6)
-    fairness.metrics.backlog_matrix(trace, result, 10.0, 3, 6)
+    trace, metrics = workload.trace, fairness.metrics
+    metrics.service_matrix(trace, result, metrics.vtc_charges(trace), 10.0, 3, 6)
+    metrics.backlog_matrix(trace, result, 10.0, 3, 6)
+    backlog = metrics.backlog_intervals(trace, result)       # the VTC-paper pair metric: intervals, pairs, curves
+    pairs = metrics.overlapping_pairs(*metrics.intersect_intervals(*backlog, *backlog))
+    metrics.pair_differences(pairs, metrics.replay_curves(trace, result, metrics.vtc_charges(trace), 6))
 
 
 def _zero_theta(env) -> np.ndarray:

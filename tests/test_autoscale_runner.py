@@ -3,9 +3,9 @@ every strategy (brief 01 §2-§3)."""
 import numpy as np
 import pytest
 
-from repro.autoscale import (EndpointView, HourlyPlanner, ScalingExecutor, ServeConfig, SpotPool,
-                             hourly_forecasts, hourly_niw_max_prompt, make_strategies, minute_series,
-                             run_strategy, run_summary)
+from repro.autoscale import (CapacityConfig, EndpointView, HourlyPlanner, ScalingExecutor, ServeConfig, SpotPool,
+                             hourly_forecasts, hourly_in_sample_forecasts, hourly_niw_max_prompt, instance_capacity,
+                             make_strategies, minute_series, run_strategy, run_summary, steady_trace)
 from repro.autoscale.feeding import niw_feeding
 from repro.autoscale.metrics import binned_p95, gpu_hours, instance_seconds
 from repro.latency import load_latency_model
@@ -149,6 +149,15 @@ def test_every_strategy_replays_within_the_fleet(runs, tiny):
             assert run.plan_log == []
 
 
+def test_scale_down_events_add_up_to_the_instances_removed(runs):
+    out, config = runs
+    for name, run in out.items():
+        assert run.down_events.shape[1] == 5 and run.down_events[:, 4].sum() == run.n_down, name
+        assert np.all(run.down_events[:, 4] >= 1) and np.all(np.diff(run.down_events[:, 0]) >= 0), name
+        assert np.all((run.down_events[:, 0] >= 0) & (run.down_events[:, 0] < run.duration)), name
+    assert out["LT-I"].n_down > 0                 # the first plan scales the 5 start instances down
+
+
 def test_lt_i_moves_to_the_ilp_target_at_once(runs):
     out, _ = runs
     lt_i = out["LT-I"]
@@ -187,3 +196,74 @@ def test_binned_p95_matches_numpy():
     for k in range(4):
         sel = (t // 25 == k) & np.isfinite(x)
         assert got[k] == pytest.approx(np.percentile(x[sel], 95))
+
+
+# ------------------------------------------------------------------------------------------------ capacity (TPS)
+class _Fixed:
+    """Token sampler with one (prompt, output) pair."""
+
+    def __init__(self, prompt, output):
+        self.prompt, self.output = prompt, output
+
+    def sample(self, rng, n):
+        return np.full(n, self.prompt, np.int32), np.full(n, self.output, np.int32)
+
+
+def test_steady_trace_is_poisson_at_the_rate():
+    trace = steady_trace(2.0, 3600.0, _Fixed(100, 10), seed=3)
+    assert abs(len(trace) - 7200) < 4 * np.sqrt(7200)
+    assert np.all(np.diff(trace.arrival) >= 0) and trace.arrival.max() < 3600.0
+    assert set(trace.prompt_tokens) == {100} and (trace.workload == 0).all() and (trace.sla == 10.0).all()
+
+
+FAST = CapacityConfig(instances=2, duration_s=1800.0, warmup_s=600.0, settle_s=300.0, bisections=4)
+
+
+@pytest.fixture(scope="module")
+def capacity_a():
+    return load_latency_model(("A",)), {t: instance_capacity(load_latency_model(("A",)), _Fixed(4000, 200),
+                                                             CapacityConfig(**{**FAST.__dict__, "target_util": t}))
+                                        for t in (0.3, 0.5)}
+
+
+def test_instance_capacity_stays_below_the_target_and_grows_with_it(capacity_a):
+    latency, caps = capacity_a
+    for target, cap in caps.items():
+        assert cap.util < target and cap.bound in ("memory", "throughput")
+        assert cap.prompt_tokens_per_s == pytest.approx(cap.requests_per_s * 4000)
+        assert cap.tokens_per_minute == pytest.approx(60 * cap.prompt_tokens_per_s)
+        # the next probed rate above the answer failed (u >= target or a growing queue)
+        above = [p for p in cap.probes if p[0] > cap.requests_per_s]
+        assert above and all(u >= target or served < FAST.min_served for _, u, served in above)
+    assert caps[0.3].requests_per_s <= caps[0.5].requests_per_s
+
+
+def test_instance_capacity_agrees_with_littles_law_on_a_light_load(capacity_a):
+    """At the found rate, mean KV in use ≈ arrival rate x the KV-seconds one request holds (Little's law), i.e. a
+    sanity check of the memory bound: u stays within a factor of the analytic prefill + decode residence."""
+    latency, caps = capacity_a
+    cap = caps[0.3]
+    steps = 199                                   # o - 1 decode steps or o: the bound below covers both
+    t_decode = latency.decode_time(0, 1, 4000)    # lightest step: a lower bound on the residence
+    kv_seconds_low = 4000 * (latency.prefill_time(0, 4000) + steps * t_decode)
+    util_low = cap.requests_per_s * kv_seconds_low / latency.kv_capacity_tokens[0]
+    assert util_low <= cap.util + 0.05
+
+
+def test_instance_capacity_rejects_several_models():
+    with pytest.raises(ValueError, match="one-model"):
+        instance_capacity(load_latency_model(("A", "B")), _Fixed(100, 10), FAST)
+    with pytest.raises(ValueError, match="CapacityConfig"):
+        CapacityConfig(target_util=1.5)
+
+
+def test_in_sample_forecasts_read_one_step_predictions(tiny):
+    trace, history, _ = tiny
+    hist, series = minute_series(history, 1440, 2), minute_series(trace, 240, 2)
+    fc = hourly_in_sample_forecasts(hist, series, 4)
+    assert fc.shape == (4, 2, 2, 60) and np.all(np.isfinite(fc))
+    # hour h's forecast for minute k is the one-step prediction of minute 1440 + 60 h + k of history + window
+    from repro.plan import one_step_in_sample
+    full = np.concatenate([hist, series], axis=2)
+    pred = one_step_in_sample(full[1, 0])
+    np.testing.assert_allclose(fc[2, 1, 0], pred[1440 + 120:1440 + 180])

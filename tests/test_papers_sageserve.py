@@ -91,8 +91,9 @@ def test_real_data_status_says_why(cfg, data_mirror):
 
 
 # ------------------------------------------------------------------------------------------------ claims
-BASE = {"instance_hours": 100.0, "overhead_gpu_hours": 200.0, "scale_ups": 20.0, "instances_per_endpoint_ab": 8.0,
-        "p95_ttft_s": 1.0, "p95_e2e_s": 50.0}
+BASE = {"instance_hours": 100.0, "gpu_hours_ab": 480.0, "gpu_hours_cd": 320.0, "overhead_gpu_hours_ab": 150.0,
+        "overhead_gpu_hours_cd": 50.0, "scales_both_ways_ab": 1.0, "instances_per_endpoint_ab": 8.0,
+        "p95_ttft_ab_s": 1.0, "p95_e2e_ab_s": 50.0, "sla_ttft_iw10_ab": 0.99, "p95_ttft_s": 1.0}
 
 
 def crafted(n_days: int = 7, **changes) -> sageserve.Results:
@@ -107,13 +108,13 @@ def crafted(n_days: int = 7, **changes) -> sageserve.Results:
                 name, column = key.split("__")
                 if name.replace("_", "-") == strategy or name == strategy:
                     row[column] *= np.broadcast_to(factor, (n_days,))[day]
-            row["gpu_hours"] = row["instance_hours"] * 8
+            row["gpu_hours"] = row["gpu_hours_ab"] + row["gpu_hours_cd"]
             rows.append(row)
     empty = pd.DataFrame()
     return sageserve.Results(
-        workload=pd.DataFrame([{"seed": 0, "n_requests": 8_000_000}]), load=empty, forecast=empty, steps=empty,
-        endpoint_days=empty, days=pd.DataFrame(rows), latency_bins=empty, strategies=empty, ilp=empty, noise=empty,
-        real_hour=empty, real_data_note="unavailable: crafted", timings=empty)
+        workload=pd.DataFrame([{"seed": 0, "n_requests": 8_000_000}]), capacity=empty, load=empty, forecast=empty,
+        steps=empty, endpoint_days=empty, days=pd.DataFrame(rows), latency_bins=empty, strategies=empty, ilp=empty,
+        variants=empty, variant_days=empty, real_hour=empty, real_data_note="unavailable: crafted", timings=empty)
 
 
 def statuses(results, cfg=None):
@@ -122,45 +123,74 @@ def statuses(results, cfg=None):
 
 
 def test_claims_hold_when_lt_ua_saves_and_latency_is_kept():
-    got = statuses(crafted(LT_UA__instance_hours=0.8, LT_UA__overhead_gpu_hours=0.5, Siloed__instance_hours=1.5,
-                           LT_I__p95_e2e_s=1.05))
+    got = statuses(crafted(LT_UA__gpu_hours_ab=0.8, LT_UA__overhead_gpu_hours_ab=0.5, Siloed__instance_hours=1.5,
+                           LT_I__p95_e2e_ab_s=1.05))
     assert got == {"C1": "direction-holds", "C2": "direction-holds", "C3": "cannot", "C4": "reproduced",
                    "C5": "direction-holds", "C6": "by-construction"}
 
 
+def test_claims_read_models_a_b_not_c_d():
+    got = statuses(crafted(LT_UA__gpu_hours_cd=0.5, LT_UA__overhead_gpu_hours_cd=0.5, LT_UA__p95_ttft_s=3.0))
+    assert got["C1"] == got["C2"] == "inconclusive"       # only C/D (and all-model latency) changed
+    assert got["C4"] == "reproduced"
+    c1 = next(c for c in sageserve.claims(crafted(LT_UA__gpu_hours_ab=0.8, LT_UA__p95_ttft_ab_s=1.5),
+                                          load_config("sageserve")) if c["id"] == "C1")
+    assert c1["status"] == "direction-holds" and c1["effect"] == pytest.approx(20.0, abs=0.1)
+    assert "C/D 0 [0, 0] %" in c1["our_value"] and "A/B p95 TTFT 50 %" in c1["our_value"]   # latency beside
+
+
 def test_claims_fail_the_other_way():
-    got = statuses(crafted(LT_UA__instance_hours=1.2, LT_UA__overhead_gpu_hours=1.3, Siloed__instance_hours=0.7,
-                           LT_U__p95_ttft_s=1.3))
+    got = statuses(crafted(LT_UA__gpu_hours_ab=1.2, LT_UA__overhead_gpu_hours_ab=1.3, Siloed__instance_hours=0.7,
+                           LT_U__p95_ttft_ab_s=1.3))
     assert got["C1"] == got["C2"] == got["C5"] == "failed"
     assert got["C4"] == "failed"
 
 
 def test_claims_are_inconclusive_when_days_disagree_or_one_day():
     flip = np.array([0.9, 1.1, 0.95, 1.05, 0.9, 1.1, 1.0])
-    got = statuses(crafted(LT_UA__instance_hours=flip, LT_UA__overhead_gpu_hours=flip, Siloed__instance_hours=flip))
+    got = statuses(crafted(LT_UA__gpu_hours_ab=flip, LT_UA__overhead_gpu_hours_ab=flip, Siloed__instance_hours=flip))
     assert got["C1"] == got["C2"] == got["C5"] == "inconclusive"
-    one_day = statuses(crafted(n_days=1, LT_UA__instance_hours=0.8))
+    one_day = statuses(crafted(n_days=1, LT_UA__gpu_hours_ab=0.8))
     assert one_day["C1"] == one_day["C4"] == "inconclusive"
 
 
 def test_claims_are_not_testable_outside_the_regime():
-    small = statuses(crafted(LT_UA__instance_hours=0.8, LT_UA__instances_per_endpoint_ab=0.15))   # 1.2 per endpoint
+    small = statuses(crafted(LT_UA__gpu_hours_ab=0.8, LT_UA__instances_per_endpoint_ab=0.15))   # 1.2 per endpoint
     assert small["C1"] == small["C2"] == small["C4"] == "not-testable"
     assert small["C5"] == "inconclusive"          # C5 compares Reactive and Siloed, both in the regime: equal
-    idle = sageserve.claims(crafted(LT_UA__instance_hours=0.8, Reactive__scale_ups=0.0), load_config("sageserve"))
+    four_days = np.array([1, 1, 1, 1, 0, 0, 0])   # scales both ways on 4 of 7 days: below 5 of 7
+    idle = sageserve.claims(crafted(LT_UA__gpu_hours_ab=0.8, Reactive__scales_both_ways_ab=four_days),
+                            load_config("sageserve"))
     c1 = next(c for c in idle if c["id"] == "C1")
-    assert c1["status"] == "not-testable" and "scale-ups per day, Reactive = 0" in c1["reason"]
-    assert {r["name"]: r["passed"] for r in c1["regime_check"]}["scale-ups per day, LT-UA"] is True
+    assert c1["status"] == "not-testable" and "days scaling A/B up and down, Reactive = 4" in c1["reason"]
+    assert {r["name"]: r["passed"] for r in c1["regime_check"]}["days scaling A/B up and down, LT-UA"] is True
+    five_days = np.array([1, 1, 1, 1, 1, 0, 0])
+    assert statuses(crafted(LT_UA__gpu_hours_ab=0.8, Reactive__scales_both_ways_ab=five_days))["C1"] == \
+        "direction-holds"
+
+
+def test_min_scaling_days_is_five_of_seven_pro_rata():
+    assert [sageserve.min_scaling_days(n) for n in (1, 2, 3, 7)] == [1.0, 2.0, 3.0, 5.0]
 
 
 def test_c4_shows_the_farthest_strategy_and_c3_prices_the_saving():
-    results = crafted(LT_UA__instance_hours=0.8, LT_U__p95_e2e_s=1.08, LT_I__p95_ttft_s=0.97)
+    results = crafted(LT_UA__gpu_hours_ab=0.8, LT_U__p95_e2e_ab_s=1.08, LT_I__p95_ttft_ab_s=0.97)
     cfg = load_config("sageserve", usd_per_gpu_hour=2.0)
     by_id = {c["id"]: c for c in sageserve.claims(results, cfg)}
     assert "LT-U p95 E2E" in by_id["C4"]["claim"] and by_id["C4"]["effect"] == pytest.approx(8.0)
     assert by_id["C4"]["status"] == "reproduced" and by_id["C4"]["band"] == [-10.0, 10.0]
     assert "$2/GPU-h" in by_id["C3"]["reason"] and by_id["C3"]["status"] == "cannot"
     assert by_id["C6"]["our_value"] == 8.0 and by_id["C6"]["status"] == "by-construction"
+
+
+def test_scaled_prompts_multiply_prompts_only():
+    base = sageserve.quantile_tokens()["conv"]
+    scaled = sageserve.ScaledPrompts(base, 5.0)
+    p0, o0 = base.sample(np.random.default_rng(1), 1000)
+    p1, o1 = scaled.sample(np.random.default_rng(1), 1000)
+    np.testing.assert_array_equal(o1, o0)
+    np.testing.assert_array_equal(p1, np.ceil(p0 * 5.0))
+    assert scaled.mean()[0] == pytest.approx(5.0 * base.mean()[0])
 
 
 # ------------------------------------------------------------------------------------------------ run at smoke scale
@@ -182,7 +212,6 @@ def test_run_is_tidy(smoke):
     assert len(results.endpoint_days) == n_strategies * n_days * cfg.n_models * cfg.n_regions
     n_steps = int(n_days * 86400 / cfg.control_interval_s)
     assert len(results.steps) == n_strategies * n_steps * cfg.n_models * cfg.n_regions
-    assert len(results.noise) == 1 + len(cfg.noise_levels) and results.noise.sigma.iloc[0] == 0.0
     assert results.real_hour.empty and results.real_data_note.startswith("unavailable")
     # the daily replicates add up to the whole-window totals
     totals = results.strategies.set_index("strategy")
@@ -190,6 +219,25 @@ def test_run_is_tidy(smoke):
     np.testing.assert_allclose(by_day.gpu_hours, totals.gpu_hours.loc[by_day.index], rtol=1e-9)
     np.testing.assert_allclose(by_day.overhead_gpu_hours, totals.overhead_gpu_hours.loc[by_day.index], rtol=1e-9)
     assert (days.groupby("strategy", observed=True).scale_ups.sum() == totals.scale_up_events.loc[by_day.index]).all()
+    np.testing.assert_allclose(days.gpu_hours_ab + days.gpu_hours_cd, days.gpu_hours, rtol=1e-9)
+
+
+def test_side_replays_and_capacity(smoke):
+    cfg, results = smoke
+    variants = results.variants.set_index("variant")
+    ratios = sorted(set(cfg.ratio_thresholds) | {5.0})
+    assert list(variants.group) == ["capacity"] * 2 + ["forecast"] + ["ratio"] * len(ratios) + ["noise"] * len(
+        cfg.noise_levels)
+    # the side replay at the default ratio is the main LT-UA run over the same days (same week, same decisions)
+    main = results.days[(results.days.strategy == "LT-UA") & (results.days.day < cfg.side_days)]
+    assert variants.loc["LT-UA, ratio 5", "instance_hours_ab"] == pytest.approx(main.instance_hours_ab.sum())
+    cap = results.capacity.set_index("model")
+    assert list(cap.index) == list(cfg.models) and set(cap.bound) <= {"memory", "throughput"}
+    assert (cap.util < 0.5).all() and (cap.requests_per_s > 0).all()
+    np.testing.assert_allclose(cap.tps_per_min, 60 * cap.prompt_tokens_per_s)
+    assert results.forecast.in_sample.notna().all()
+    curve, changed = sageserve.noise_curve(results)
+    assert curve.index[0] == 0.0 and len(curve) == 1 + len(cfg.noise_levels) and isinstance(changed, bool)
 
 
 def test_smoke_claims_and_summaries(smoke):
@@ -203,4 +251,5 @@ def test_smoke_claims_and_summaries(smoke):
     extra = sageserve.metrics_extra(results, cfg)
     assert extra["n_requests"] == int(results.workload.n_requests.iloc[0])
     assert set(extra["strategies"]) == set(sageserve.STRATEGIES)
+    assert set(extra["capacity"]) == set(cfg.models) and set(extra["variants"]) == set(results.variants.variant)
     assert len(sageserve.limitations(cfg)) > 10

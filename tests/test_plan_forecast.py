@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repro.plan import SarimaxFourier, SeasonalNaive, fourier_terms, make_forecaster, mape, rolling_forecasts
-from repro.plan import with_forecast_noise
+from repro.plan import (SarimaxFourier, SeasonalNaive, fourier_terms, in_sample_forecasts, make_forecaster, mape,
+                        one_step_in_sample, rolling_forecasts, with_forecast_noise)
 
 PERIOD = 60   # a toy "day" of 60 minutes keeps the SARIMAX fits fast
 
@@ -98,3 +98,34 @@ def test_forecast_noise_is_seeded_mean_one_and_zero_noise_is_identity():
 def test_make_forecaster_rejects_unknown_kind():
     with pytest.raises(ValueError, match="forecast kind"):
         make_forecaster("prophet", 1)
+
+
+def test_in_sample_arima_on_a_random_walk_predicts_the_last_value():
+    """Known answer: the best one-step predictor of a random walk is the previous value; ARIMA(3,1,2) fitted on it
+    must come close (step noise sd 1)."""
+    y = 1000.0 + np.cumsum(np.random.default_rng(4).normal(0, 1, 3000))
+    pred = one_step_in_sample(y)
+    assert pred.shape == y.shape and np.all(np.isfinite(pred))
+    assert np.mean(np.abs(pred[10:] - y[9:-1])) < 0.3
+    assert np.mean(np.abs(pred[10:] - y[10:])) == pytest.approx(np.sqrt(2 / np.pi), rel=0.15)   # E|N(0,1)|
+
+
+def test_in_sample_forecasts_layout_and_oracle_advantage():
+    y = daily_series(2, 6 * PERIOD, seed=5)
+    decisions = np.array([3 * PERIOD, 4 * PERIOD, 6 * PERIOD - 10])
+    fc = in_sample_forecasts(y, decisions, 20)
+    assert fc.shape == (3, 2, 20)
+    pred = one_step_in_sample(y[1])
+    np.testing.assert_allclose(fc[0, 1], pred[3 * PERIOD:3 * PERIOD + 20])
+    np.testing.assert_allclose(fc[2, 1, 10:], pred[-1])                 # past the series: its last prediction
+    genuine = rolling_forecasts(SeasonalNaive(2, period=PERIOD), y, decisions[:2], 20)
+    actual = np.stack([y[:, t:t + 20] for t in decisions[:2]])
+    assert mape(actual, fc[:2]) < mape(actual, genuine)                  # it sees the minute before: oracle-like
+    with pytest.raises(ValueError, match="decision_minutes"):
+        in_sample_forecasts(y, [7 * PERIOD], 5)
+
+
+def test_in_sample_falls_back_to_the_previous_value_on_a_failed_fit():
+    y = np.full(50, 7.0)
+    pred = one_step_in_sample(y)
+    assert np.all(np.isfinite(pred)) and pred.shape == (50,)

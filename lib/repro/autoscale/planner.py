@@ -6,6 +6,12 @@ The forecasts depend on the arrivals only, never on a strategy's decisions, so t
 :func:`repro.plan.rolling_forecasts`, which feeds the forecaster the minutes before h only (history before the
 replayed window, then the replayed trace's own past): no look-ahead. The NIW term of the demand uses the largest
 NIW prompt that arrived in the hour before the decision.
+
+The ILP's per-instance capacity TPS_i comes from our own service model (brief 01 §7, replacing the code's
+hard-coded constants): :func:`instance_capacity` replays a steady Poisson stream of one model's interactive
+requests on a fixed set of instances and searches the arrival rate at which the mean memory utilisation reaches
+the Reactive scale-up threshold u = 0.5 (or, if the instances saturate first, the largest rate they keep up
+with); TPS_i is that rate's prompt tokens per minute per instance.
 """
 from __future__ import annotations
 
@@ -13,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from repro.autoscale.arbiters import HourPlan
-from repro.plan import TPS_A100, ilp_demand, rolling_forecasts, solve_scaling_ilp
+from repro.autoscale.arbiters import REACTIVE_UP, Arbiter, HourPlan
+from repro.core.trace import Trace
+from repro.plan import TPS_A100, ilp_demand, in_sample_forecasts, rolling_forecasts, solve_scaling_ilp
 from repro.traces import WORKLOAD_INTERACTIVE, WORKLOAD_NONINTERACTIVE
 
 
@@ -56,6 +63,128 @@ def hourly_forecasts(forecaster, history: np.ndarray, series: np.ndarray, n_hour
     decisions = history.shape[2] + 60 * np.arange(n_hours)
     fc = rolling_forecasts(forecaster, full, decisions, horizon)
     return fc.reshape(n_hours, n_m, n_r, horizon)
+
+
+def hourly_in_sample_forecasts(history: np.ndarray, series: np.ndarray, n_hours: int,
+                               horizon: int = 60) -> np.ndarray:
+    """(n_hours, n_models, n_regions, horizon): :func:`repro.plan.in_sample_forecasts` (the code's in-sample
+    ARIMA(3,1,2), oracle-like) over history + window, read at the start of each replayed hour; same layout as
+    :func:`hourly_forecasts`."""
+    n_m, n_r = series.shape[:2]
+    full = np.concatenate([history, series], axis=2).reshape(n_m * n_r, -1)
+    decisions = history.shape[2] + 60 * np.arange(n_hours)
+    return in_sample_forecasts(full, decisions, horizon).reshape(n_hours, n_m, n_r, horizon)
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    """How :func:`instance_capacity` measures one instance's capacity: ``instances`` fixed instances (no scaling),
+    ``duration_s`` of steady Poisson arrivals, utilisation averaged after ``warmup_s``; arrival rates per instance
+    searched from ``start_rate`` (requests/s) by doubling, then ``bisections`` halvings of the bracket (in log
+    rate). A rate is "kept up with" when at least ``min_served`` of the requests arriving before
+    duration − ``settle_s`` got their first token within the window."""
+    target_util: float = REACTIVE_UP
+    instances: int = 4
+    duration_s: float = 7200.0
+    warmup_s: float = 1800.0
+    settle_s: float = 900.0
+    start_rate: float = 0.05
+    max_doublings: int = 14
+    bisections: int = 6
+    min_served: float = 0.99
+    control_interval: float = 60.0
+
+    def __post_init__(self):
+        if not (0 < self.target_util < 1 and self.instances >= 1 and 0 <= self.warmup_s < self.duration_s
+                and 0 <= self.settle_s < self.duration_s and self.start_rate > 0 and 0 < self.min_served <= 1):
+            raise ValueError(f"CapacityConfig: inconsistent settings {self}")
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """One model's measured instance capacity. requests_per_s, prompt_tokens_per_s: per instance at the found
+    rate; util: its measured mean memory utilisation; bound: "memory" (u reached the target) or "throughput"
+    (the instances stopped keeping up first); probes: (rate per instance, util, served share) of every replay."""
+    model: str
+    requests_per_s: float
+    prompt_tokens_per_s: float
+    util: float
+    bound: str
+    mean_prompt_tokens: float
+    probes: tuple
+
+    @property
+    def tokens_per_minute(self) -> float:
+        """TPS_i in the ILP's unit (prompt tokens per minute per instance)."""
+        return 60.0 * self.prompt_tokens_per_s
+
+
+def steady_trace(rate: float, duration: float, sampler, seed: int) -> Trace:
+    """Poisson arrivals at ``rate`` requests/s for ``duration`` s, one model and region, interactive 10-s SLA,
+    (prompt, output) from ``sampler.sample(rng, n)``."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    n = int(rng.poisson(rate * duration))
+    arrival = np.sort(rng.uniform(0.0, duration, n))
+    prompt, output = sampler.sample(rng, n)
+    return Trace.from_columns(arrival, prompt, output, workload=np.full(n, WORKLOAD_INTERACTIVE, np.int8),
+                              sla=np.full(n, 10.0, np.float32))
+
+
+def _probe(latency, sampler, rate: float, cfg: CapacityConfig, seed: int) -> tuple[float, float, float]:
+    """(mean memory utilisation after warm-up, share of settled requests served, mean prompt) at ``rate`` per
+    instance on ``cfg.instances`` fixed instances."""
+    from repro.autoscale.runner import ServeConfig, Strategy, run_strategy
+
+    trace = steady_trace(rate * cfg.instances, cfg.duration_s, sampler, seed)
+    settled = trace.arrival < cfg.duration_s - cfg.settle_s
+
+    def served(result, trace, duration):
+        first = np.isfinite(result.ttft[settled]) & (trace.arrival[settled] + result.ttft[settled] <= duration)
+        return {"served": float(first.mean()) if settled.any() else 1.0}
+
+    serve = ServeConfig(initial_instances=cfg.instances, min_instances=cfg.instances,
+                        control_interval=cfg.control_interval, tail_s=0.0)
+    run = run_strategy(trace, latency, Strategy("fixed", Arbiter), cfg.duration_s, config=serve, summarize=served)
+    late = run.times >= cfg.warmup_s
+    util = float(run.kv_used[late].sum() / max(run.kv_capacity[late].sum(), 1))
+    return util, run.requests["served"], float(trace.prompt_tokens.mean()) if len(trace) else 0.0
+
+
+def instance_capacity(latency, sampler, cfg: CapacityConfig = CapacityConfig(), seed: int = 0) -> Capacity:
+    """The prompt-token rate one instance of ``latency``'s single model sustains at u = ``cfg.target_util``
+    (brief 01 §7 [our choice]): the largest probed rate whose mean utilisation stays below the target and whose
+    requests are all kept up with (see :class:`CapacityConfig`), found by doubling then bisection."""
+    if len(latency.names) != 1:
+        raise ValueError(f"instance_capacity: expected a one-model latency model, got {latency.names}")
+    probes = []
+
+    def ok(rate):
+        util, served, mean_prompt = _probe(latency, sampler, rate, cfg, seed)
+        probes.append((rate, util, served, mean_prompt))
+        return util < cfg.target_util and served >= cfg.min_served
+
+    low, high = 0.0, cfg.start_rate
+    for _ in range(cfg.max_doublings):
+        if not ok(high):
+            break
+        low, high = high, 2.0 * high
+    else:
+        raise ValueError(f"instance_capacity: model {latency.names[0]} never reached u = {cfg.target_util} nor "
+                         f"saturated up to {high / 2:g} requests/s per instance; raise max_doublings")
+    failed = probes[-1]
+    for _ in range(cfg.bisections):
+        mid = np.sqrt(low * high) if low > 0 else high / 2.0
+        if ok(mid):
+            low = mid
+        else:
+            high, failed = mid, probes[-1]
+    if low == 0.0:
+        raise ValueError(f"instance_capacity: model {latency.names[0]} fails already at {high:g} requests/s per "
+                         "instance; lower start_rate")
+    at = next(p for p in probes if p[0] == low)
+    bound = "memory" if failed[1] >= cfg.target_util else "throughput"
+    return Capacity(latency.names[0], low, low * at[3], at[1], bound, at[3],
+                    tuple((r, u, s) for r, u, s, _ in probes))
 
 
 @dataclass

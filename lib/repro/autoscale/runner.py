@@ -95,7 +95,12 @@ class ScalingExecutor:
         self.spin_down_s = float(spin_down_s)
         self.ready_at = np.zeros(self.shape)
         self.up_events: list[tuple] = []      # (t, model, region, pool, delay)
-        self.n_down = 0
+        self.down_events: list[tuple] = []    # (t, model, region, pool, instances removed)
+
+    @property
+    def n_down(self) -> int:
+        """Instances removed so far."""
+        return int(sum(e[4] for e in self.down_events))
 
     def ready(self, t: float) -> np.ndarray:
         return self.ready_at <= t
@@ -130,7 +135,7 @@ class ScalingExecutor:
                     self.sim.remove_instances(self.sim.pick_removable(int(m), int(j), k, int(p)))
                     self.spot.give(int(j), int(m), k)
                     done[m, j, p] -= k
-                    self.n_down += k
+                    self.down_events.append((t, int(m), int(j), int(p), k))
                     self.ready_at[m, j, p] = t + self.spin_down_s
         return done
 
@@ -142,7 +147,8 @@ class StrategyRun:
 
     times: (n_steps,) control times; per step and endpoint (n_steps, n_models, n_regions, n_pools): n_accepting,
     n_active, kv_used, kv_capacity, n_low; spot: (n_steps, n_regions, n_models) spot instances. up_events:
-    (n_up, 5) float array of (t, model, region, pool, delay); n_down: instances removed. instances: per-instance
+    (n_up, 5) float array of (t, model, region, pool, delay); down_events: (n_down_events, 5) float array of
+    (t, model, region, pool, instances removed); n_down: instances removed. instances: per-instance
     dict from the replay (model, region, pool, t_request, t_off, ...). requests: request statistics dict.
     plan_log: the planner's (hour, status, seconds, reason) records (empty without planner).
     """
@@ -157,6 +163,7 @@ class StrategyRun:
     n_low: np.ndarray
     spot: np.ndarray
     up_events: np.ndarray
+    down_events: np.ndarray
     n_down: int
     instances: dict
     requests: dict
@@ -215,9 +222,10 @@ def run_strategy(trace, latency, strategy: Strategy, duration: float, *, config:
     del sim
     stats = (summarize or request_stats)(result, trace, duration)
     ups = np.array(executor.up_events, np.float64).reshape(-1, 5)
+    downs = np.array(executor.down_events, np.float64).reshape(-1, 5)
     inst = {k: result.instances[k] for k in ("model", "region", "pool", "t_request", "t_ready", "t_off")}
     arrays = {k: np.asarray(v) for k, v in rec.items()}
     return StrategyRun(strategy.name, float(duration), interval, arrays["times"], arrays["n_accepting"],
                        arrays["n_active"], arrays["kv_used"], arrays["kv_capacity"], arrays["n_low"], arrays["spot"],
-                       ups, executor.n_down, inst, stats,
+                       ups, downs, executor.n_down, inst, stats,
                        list(planner.log[log_start:]) if arbiter.uses_plan else [])

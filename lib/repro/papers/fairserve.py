@@ -37,6 +37,7 @@ from repro.core import seeds
 from repro.fairness import metrics
 from repro.fairness.workload import server, workload_params
 from repro.fairness.xp_bins import bin_fairness_xp
+from repro.latency import decode_bound_text
 from repro.papers.config import PaperConfig, check_fraction, check_positive
 from repro.replay.state import FLAG_THROTTLED, FLAG_TIMED_OUT
 from repro.sweep import get_client, sweep
@@ -681,6 +682,8 @@ def limitations(cfg: Config) -> list[str]:
         "Brief §6: the paper's body, exact WSC/OIT formulas, thresholds and numeric results were unreadable; the "
         "formulas used are a third party's reading [3p] plus our own choices, so every claim is checked for direction "
         "only.",
+        "Service model (brief 01 §7, shared by every paper on the replay engine): a call with output o makes o - 1 "
+        "decode steps after its prefill. " + decode_bound_text(server(cfg.kv_tokens)),
         "Brief §6: CoPilot data is private, so the app and user populations are synthetic (C4 cannot be reproduced).",
         "Brief §6: the server is a table-driven simulator (Llama-3.1-8B TP2 latency fitted to the SageServe "
         "profiles), not a GPU.",

@@ -8,11 +8,14 @@
   (``refit_every`` minutes) and in between the fitted model's state is moved forward over the newly observed
   minutes without refitting (``results.extend``: the Kalman filter runs over the new data only, with the
   parameters held fixed).
+- :func:`in_sample_forecasts` (ablation, [code] reading, brief 01 §7): ARIMA(3,1,2) fitted once on the whole
+  series and read in-sample, each minute predicted one step ahead from the minutes before it with parameters that
+  saw the whole week: near-oracle, unlike the genuine 20-60-min-ahead forecasts above.
 - :func:`with_forecast_noise`: forecasts times multiplicative lognormal noise (sensitivity study).
 
-No look-ahead by construction: a forecaster only knows the minutes handed to :meth:`observe` (the controller
-passes the arrivals the replay has already produced), and :meth:`forecast` predicts the minutes that follow
-them. All forecasters keep ``n_series`` independent series side by side (one per (model, region)).
+No look-ahead by construction (all but :func:`in_sample_forecasts`): a forecaster only knows the minutes handed
+to :meth:`observe` (the controller passes the arrivals the replay has already produced), and :meth:`forecast`
+predicts the minutes that follow them. All forecasters keep ``n_series`` independent series side by side (one per (model, region)).
 """
 from __future__ import annotations
 
@@ -187,6 +190,45 @@ def _seasonal_naive_row(y: np.ndarray, period: int, horizon: int) -> np.ndarray:
         last = y[y.size - period:]
         return last[np.arange(horizon) % period].copy()
     return np.full(horizon, y[-1] if y.size else 0.0)
+
+
+#: brief 01 §7 [code]: the order of the released simulator's per-minute ARIMA.
+IN_SAMPLE_ARIMA_ORDER = (3, 1, 2)
+
+
+def one_step_in_sample(y: np.ndarray, order=IN_SAMPLE_ARIMA_ORDER) -> np.ndarray:
+    """(n,) one-step-ahead in-sample predictions of one series by an ARIMA(order) fitted on all of it (innovations
+    MLE, the fast exact-likelihood fit); entry t uses y[:t] and the whole-series parameters. A failed fit falls
+    back to the previous minute's value (entry 0: y[0])."""
+    from statsmodels.tsa.arima.model import ARIMA
+
+    y = np.asarray(y, np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pred = np.asarray(ARIMA(y, order=tuple(order)).fit(method="innovations_mle").predict(), np.float64)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):   # e.g. a constant series
+            pred = np.full(y.shape, np.nan)
+    if pred.shape != y.shape or not np.all(np.isfinite(pred)):
+        pred = np.concatenate([y[:1], y[:-1]])
+    return pred
+
+
+def in_sample_forecasts(series, decision_minutes, horizon: int, order=IN_SAMPLE_ARIMA_ORDER) -> np.ndarray:
+    """(len(decision_minutes), n_series, horizon) "forecasts" read from :func:`one_step_in_sample`: the forecast
+    made at minute t for minute t + k is the one-step in-sample prediction of minute t + k (made at t + k − 1).
+    This is the released code's reading [code, brief 01 §7], an oracle-like ablation: it knows every minute up to
+    the one it predicts. Minutes past the series repeat its last prediction."""
+    y = np.asarray(series, np.float64)
+    ts = np.asarray(decision_minutes, np.int64)
+    if horizon < 1:
+        raise ValueError(f"horizon: expected >= 1 minute, got {horizon}")
+    if ts.size and (ts.min() < 0 or ts.max() > y.shape[1]):
+        raise ValueError(f"decision_minutes: expected minutes in 0..{y.shape[1]}")
+    minutes = np.minimum(ts[:, None] + np.arange(horizon), y.shape[1] - 1)
+    with _one_blas_thread():
+        pred = np.stack([one_step_in_sample(row, order) for row in y])
+    return np.moveaxis(pred[:, minutes], 0, 1)
 
 
 def with_forecast_noise(forecasts, sigma: float, seed: int = 0) -> np.ndarray:

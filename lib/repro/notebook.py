@@ -118,7 +118,9 @@ def code_dependencies(slug: str, root: Path) -> list[str]:
 
     A subpackage counts as its folder (``lib/repro/pg``), a top-level module as its file, and a module of
     :data:`PER_FILE_PACKAGES` as its own file (a change to one paper's module reruns that paper only); the
-    package's own ``__init__.py`` always counts. This is what the paper's stage in dvc.yaml must list as deps.
+    package's own ``__init__.py`` always counts, and so does a paper module's committed data
+    (``lib/repro/papers/data/<module>_*``, e.g. hand labels). This is what the paper's stage in dvc.yaml must
+    list as deps.
     """
     lib = root / "lib" / "repro"
     pending = sorted(_imported_repro_modules(_notebook_source(root / "notebooks" / f"{slug}.ipynb"), lib))
@@ -141,6 +143,7 @@ def code_dependencies(slug: str, root: Path) -> list[str]:
             deps.add("lib/repro/__init__.py")
         elif parts[1] in PER_FILE_PACKAGES:
             deps.add(_module_file(name, lib).relative_to(root).as_posix())
+            deps.update(p.relative_to(root).as_posix() for p in (lib / parts[1] / "data").glob(f"{parts[-1]}_*"))
         elif (lib / parts[1]).is_dir():
             deps.add(f"lib/repro/{parts[1]}")
         else:

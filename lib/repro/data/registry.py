@@ -20,6 +20,7 @@ No file in either place raises :class:`DataUnavailableError` saying how to get i
 from __future__ import annotations
 
 import contextlib
+import csv
 import logging
 import os
 import shutil
@@ -92,6 +93,21 @@ def _sage_file(name: str, sha256: str, rows: int) -> DataFile:
     return DataFile(name, f"{_SAGE_RAW}/{name}", sha256, rows)
 
 
+_AMBA_COMMIT = "b772e9f93427cb3e08ed4be305bd9f929a0ceb01"
+_AMBA_RAW = f"https://raw.githubusercontent.com/Azure/azure-monitor-baseline-alerts/{_AMBA_COMMIT}"
+_AMBA_MANIFEST = Path(__file__).with_name("amba_files.csv")
+"""Committed manifest of the AMBA files (path, sha256, alert entries), one row per ``alerts.yaml``."""
+_PROM_COMMIT = "a8533189af0246de5e21a6d8d25bd37816894f07"
+_PROM_RAW = f"https://raw.githubusercontent.com/samber/awesome-prometheus-alerts/{_PROM_COMMIT}"
+
+
+def _amba_files() -> tuple[DataFile, ...]:
+    """The AMBA files listed in the committed manifest; ``rows`` is the number of alert entries of the file."""
+    with _AMBA_MANIFEST.open(encoding="utf-8") as fh:
+        rows = csv.DictReader(line for line in fh if not line.startswith("#"))
+        return tuple(DataFile(r["file"], f"{_AMBA_RAW}/{r['file']}", r["sha256"], int(r["entries"])) for r in rows)
+
+
 DATASETS: dict[str, Dataset] = {
     "azure-llm-2023": Dataset(
         name="azure-llm-2023",
@@ -133,6 +149,26 @@ DATASETS: dict[str, Dataset] = {
         licence_url=f"https://github.com/shashwatj07/SageServe/blob/{_SAGE_COMMIT}/LICENSE",
         source=f"github.com/shashwatj07/SageServe commit {_SAGE_COMMIT}, folder data/",
         description="Profiled LLM latency tables (prompt time, token time) by model, GPU, tensor parallelism, batch, prompt size",
+    ),
+    "amba": Dataset(
+        name="amba",
+        files=_amba_files(),
+        licence="MIT",
+        licence_url=f"https://github.com/Azure/azure-monitor-baseline-alerts/blob/{_AMBA_COMMIT}/LICENSE",
+        source=f"github.com/Azure/azure-monitor-baseline-alerts commit {_AMBA_COMMIT}, every services/**/alerts.yaml "
+               "(manifest: lib/repro/data/amba_files.csv)",
+        description="Azure Monitor Baseline Alerts: Microsoft's recommended alerts, one alerts.yaml per Azure resource "
+                    "type (services/<Category>/<resourceType>/alerts.yaml); rows = alert entries",
+    ),
+    "prometheus-alerts": Dataset(
+        name="prometheus-alerts",
+        files=(DataFile("rules.yml", f"{_PROM_RAW}/_data/rules.yml",
+                        "8c7ca4b6506d186d3e92c3083e87f7f36877710648c539e1a000e7550b82fc30", 1155),),
+        licence="CC BY 4.0",
+        licence_url="https://creativecommons.org/licenses/by/4.0/",
+        source=f"github.com/samber/awesome-prometheus-alerts commit {_PROM_COMMIT}, _data/rules.yml",
+        description="awesome-prometheus-alerts: alert rules (name, description, query, severity) for about 90 "
+                    "technologies in groups; rows = rules",
     ),
 }
 

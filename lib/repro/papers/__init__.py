@@ -19,7 +19,7 @@ import importlib
 
 from repro.papers.config import ParameterError, PaperConfig, load_params_file, repo_root, resolve_parameters
 
-SLUGS = ("fairserve", "heavy-tailed-pg", "mirror-ascent", "sageserve", "traces")
+SLUGS = ("fairserve", "heavy-tailed-pg", "mirror-ascent", "monitors", "sageserve", "traces")
 """Every paper (and the traces calibration) with a module here, a notebook and a params.yaml section."""
 
 

@@ -1,7 +1,7 @@
 """Benchmark of the LLM cluster replay (repro.replay; brief 01 §2 and §5 "Full": 8M requests, 4 models,
 3 regions, 20 instances per model and region at start).
 
-Two entries:
+Three entries:
 - ``rate``: requests per second of the numba engine on a SageServe-shaped trace (the weekly generator's
   request mix at the week's mean rate) and of the pure-Python reference on a prefix of the same trace
   (the reference walks every iteration of every instance, so it runs on the first ``reference_requests``
@@ -10,6 +10,8 @@ Two entries:
   8M requests) with an hourly controller that adds instances where memory utilisation > 0.5 (155 s spin-up)
   and removes one where it is < 0.25 (the rule of :class:`repro.autoscale.Reactive`, brief 01 §2 "Reactive"),
   time series every 5 minutes.
+- ``week_sageserve``: the same in the SageServe notebook's full-scale regime (issue 12: 10M requests, prompts x 5
+  from ``papers.sageserve`` in params.yaml); its peak memory is the process's peak so far.
 """
 from __future__ import annotations
 
@@ -88,10 +90,13 @@ def bench_rate(n_requests: int, reference_requests: int, seed: int = 0) -> dict:
     }
 
 
-def bench_week(n_requests: int, duration: float, instances_per_group: int, seed: int = 0) -> dict:
+def bench_week(n_requests: int, duration: float, instances_per_group: int, seed: int = 0, tokens=None,
+               label: str = "repro.traces.weekly") -> dict:
+    """A full week (``tokens``: the generator's token pools, default the 2023 quantile tables) under the hourly
+    reactive controller: wall time, memory, throughput and the fleet's GPU-hours and latency."""
     latency = load_latency_model()
     t0 = time.perf_counter()
-    trace = generate_weekly_trace(n_requests, duration, seed=seed)
+    trace = generate_weekly_trace(n_requests, duration, seed=seed, **({} if tokens is None else {"tokens": tokens}))
     t1 = time.perf_counter()
     sim = Simulation(trace, latency, np.full((4, 3), instances_per_group), resolution=300.0, **_cluster_options())
     del trace
@@ -102,7 +107,7 @@ def bench_week(n_requests: int, duration: float, instances_per_group: int, seed:
     cpu = time.process_time() - cpu
     done = res.finished
     return {
-        "trace": f"repro.traces.weekly: {n_requests} requests over {duration:.0f} s, 4 models x 3 regions, "
+        "trace": f"{label}: {n_requests} requests over {duration:.0f} s, 4 models x 3 regions, "
                  f"{instances_per_group} instances per (model, region) at start",
         "controller": "hourly reactive: +2 instances (155 s spin-up) where KV utilisation > 0.5, -1 where < 0.25",
         "generate_s": round(t1 - t0, 2), "setup_s": round(t2 - t1, 2), "replay_s": round(t3 - t2, 2),
@@ -116,7 +121,21 @@ def bench_week(n_requests: int, duration: float, instances_per_group: int, seed:
     }
 
 
+def sageserve_week(quick: bool) -> dict:
+    """The week in SageServe's full-scale regime (params.yaml ``papers.sageserve``: requests x rate multiplier,
+    prompts x prompt_scale; brief 01 §7), 20 instances per endpoint at the start as in the authors' runs."""
+    from repro import papers
+    from repro.papers import sageserve
+
+    cfg = papers.load_config("sageserve", scale="full")
+    n = 20_000 if quick else int(round(cfg.week_requests * cfg.rate_multiplier))
+    return bench_week(n, 7200.0 if quick else float(WEEK_S), 4 if quick else 20, tokens=sageserve.workload_tokens(cfg),
+                      label=f"SageServe regime (prompts x {cfg.prompt_scale:g})")
+
+
 def run(quick: bool = False) -> dict:
     if quick:
-        return {"rate": bench_rate(5_000, 300), "week": bench_week(20_000, 7200.0, 4)}
-    return {"rate": bench_rate(100_000, 10_000), "week": bench_week(WEEK_REQUESTS, float(WEEK_S), 20)}
+        return {"rate": bench_rate(5_000, 300), "week": bench_week(20_000, 7200.0, 4),
+                "week_sageserve": sageserve_week(quick)}
+    return {"rate": bench_rate(100_000, 10_000), "week": bench_week(WEEK_REQUESTS, float(WEEK_S), 20),
+            "week_sageserve": sageserve_week(quick)}

@@ -190,3 +190,17 @@ def test_plotted_users_are_the_abusers_and_the_heaviest_normal_users():
     keep = F.plotted_users(w, 3)
     abusers = np.flatnonzero(w.users.abusive)
     assert set(abusers) <= set(keep) and len(keep) == abusers.size + 3
+
+
+def test_a_jain_claim_without_comparable_windows_says_so_in_its_regime():
+    """No comparable window means no Jain effect: the claim is not testable, and its regime check counts the
+    replicate-blocks that hold one (0), so the missing interval is explained by a computed number."""
+    empty = pd.DataFrame({"a": ["fairserve"], "b": ["vtc"], "unit": ["wsc"], "window_s": [CFG.jain_window_s],
+                          "block": [0], "n_windows": [0], "jain_a": [np.nan], "jain_b": [np.nan], "load": [1.0]})
+    pairs = pd.DataFrame({"a": ["fairserve"], "b": ["vtc"], "load": [1.0], "unit": ["wsc"], "contended_share": [0.9]})
+    claim = F.jain_claim("C2b", "fairserve", empty, pairs, CFG, 1.0)
+    assert claim["status"] == "not-testable" and claim["n"] == 0
+    checks = {c["name"].split(",")[0]: c for c in claim["regime_check"]}
+    name = f"replicate-blocks with a comparable {CFG.jain_window_s:g} s window (both Jain's indices defined)"
+    assert checks[name]["value"] == 0 and not checks[name]["passed"]
+    assert "replicate-blocks with a comparable" in claim["reason"]

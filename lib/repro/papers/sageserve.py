@@ -51,6 +51,7 @@ GROUPS = {"ab": LARGE, "cd": ("C", "D")}
 MODEL_LABELS = {"A": "Llama-2-70B (A)", "B": "Bloom-176B (B)", "C": "Llama-3.1-8B (C)", "D": "Llama-3.2-3B (D)"}
 REGIONS = ("westus", "centralus", "eastus")
 STRATEGIES = ("Reactive", "LT-I", "LT-U", "LT-UA", "Chiron", "Siloed")
+BASELINE = "Reactive"   # every saving, latency deviation and the workload's regime are read against it
 LONG_TERM = ("LT-I", "LT-U", "LT-UA")
 FORECASTS = ("sarimax", "seasonal_naive")
 PAPER_WEEK_REQUESTS = 8_000_000
@@ -704,13 +705,16 @@ def min_scaling_days(n_days: int) -> float:
 
 
 def regime_checks(days: pd.DataFrame, strategies) -> list[report.Regime]:
-    """The regime checks (issues 9 and 12) for every compared strategy: mean instances per endpoint on models A/B
-    >= 5 (the daily means of the time-averaged accepting instances per (model, region), averaged over days), and
-    days on which the strategy scaled A/B both up and down >= 5 of 7."""
+    """The regime checks of issue 12 for a comparison of ``strategies``: the workload keeps the baseline fleet at
+    >= 5 instances per endpoint on models A/B (Reactive's daily means of the time-averaged accepting instances per
+    (model, region), averaged over days: the demand, measured where no forecast or ILP sizes the fleet), and every
+    compared strategy scales A/B both up and down on >= 5 of 7 days (its mechanism acts). A compared strategy's own
+    fleet size is an outcome under test, not a precondition: an LT strategy that runs fewer instances than the
+    regime needs is what C1 and C4 judge."""
     instances, both = daily(days, "instances_per_endpoint_ab"), daily(days, "scales_both_ways_ab")
     need = min_scaling_days(len(both))
-    return ([report.Regime(f"mean instances per endpoint, models A/B, {s}", instances[s].mean(),
-                           MIN_INSTANCES_PER_ENDPOINT) for s in strategies]
+    return ([report.Regime(f"mean instances per endpoint, models A/B, {BASELINE}", instances[BASELINE].mean(),
+                           MIN_INSTANCES_PER_ENDPOINT)]
             + [report.Regime(f"days scaling A/B up and down, {s}", both[s].sum(), need) for s in strategies])
 
 
@@ -911,11 +915,12 @@ def limitations(cfg: Config) -> list[str]:
         f"[our choice] Replicates are the {cfg.days} replayed day(s) of one seeded week, paired by day across "
         "strategies (bootstrap over days). Days share the fleet state carried over midnight and differ by "
         "weekday, so the interval is about day-to-day variation of one week, not about other weeks.",
-        "[our choice] Regime checks (issues 9 and 12), per compared strategy: mean accepting instances per "
-        f"(model, region) endpoint on models A/B, averaged over time and days, >= {MIN_INSTANCES_PER_ENDPOINT:g}; "
-        "days on which the strategy scaled A/B both up and down >= 5 of 7 (pro rata, at least 1). Siloed counts "
-        "both pools of an endpoint. C4 checks Reactive, LT-I, LT-U and LT-UA; C1/C2 Reactive and LT-UA; C5 "
-        "Reactive and Siloed.",
+        "[our choice] Regime checks (issues 9 and 12): the workload's demand, read on the Reactive baseline, keeps "
+        f"the mean accepting instances per (model, region) endpoint on models A/B, averaged over time and days, >= "
+        f"{MIN_INSTANCES_PER_ENDPOINT:g}; every compared strategy scaled A/B both up and down on >= 5 of 7 days "
+        "(pro rata, at least 1). A compared strategy's own fleet size is the outcome under test, not a "
+        "precondition (it is printed in the endpoint table). Siloed counts both pools of an endpoint. C4 checks "
+        "Reactive, LT-I, LT-U and LT-UA; C1/C2 Reactive and LT-UA; C5 Reactive and Siloed.",
         "[our choice] C1 and C2 are read on the large models A/B (GPU-hours and overhead of their endpoints); C/D "
         "and all models are printed beside, as is C4's latency and 10-s SLA attainment of LT-UA, so no saving is "
         "read without its latency. C4 shows the LT strategy and p95 metric (TTFT or E2E of A/B's interactive "

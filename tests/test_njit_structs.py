@@ -1,11 +1,15 @@
 """repro.core.njit_structs: the intrusive doubly linked lists equal a Python list model after any sequence of
 push_back / push_front / insert_before / unlink over several lists sharing one links array (hypothesis), walked forwards and
-backwards, with the ends stored in rows of a table (as the replay engine and the fairness policy keep them)."""
+backwards, with the ends stored in rows of a table (as the replay engine and the fairness policy keep them); the
+indexed heap pops in (key, item) order after any sequence of pushes, removals and key changes, for several heaps in
+the rows of one table sharing one position array (as the engine's finish heaps do)."""
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repro.core.njit_structs import list_insert_before, list_push_back, list_push_front, list_unlink
+from repro.core.njit_structs import (
+    heap_push, heap_remove, heap_sift, list_insert_before, list_push_back, list_push_front, list_unlink,
+)
 
 N_LISTS, N_ITEMS = 3, 12
 HEAD, TAIL = 2, 0           # columns of the ends table (any two distinct ones)
@@ -56,3 +60,46 @@ def test_lists_equal_a_python_list_model(sequence, link_dtype):
             assert walk(ends[j], links, False) == model[j][::-1]
     free = [x for x in range(N_ITEMS) if x not in owner]
     assert (links[free] == -1).all()
+
+
+heap_ops = st.lists(st.tuples(st.sampled_from(["push", "remove", "rekey", "pop"]), st.integers(0, N_LISTS - 1),
+                              st.integers(0, N_ITEMS - 1), st.integers(-3, 3)), max_size=80)
+
+
+def check_heap(heap, n, pos, key, members):
+    """Slots and positions agree, the heap property holds, and the members are exactly ``members``."""
+    assert sorted(int(x) for x in heap[:n]) == sorted(members) and (heap[n:] == -1).all()
+    for x in range(n):
+        assert pos[heap[x]] == x
+        if x > 0:
+            parent = heap[(x - 1) // 2]
+            assert (key[parent], parent) <= (key[heap[x]], heap[x])
+
+
+@settings(max_examples=200, deadline=None)
+@given(heap_ops, st.sampled_from([np.int32, np.float64]))
+def test_heaps_pop_in_key_then_item_order(sequence, key_dtype):
+    heaps = np.full((N_LISTS, N_ITEMS), -1, np.int64)
+    sizes = np.zeros(N_LISTS, np.int64)
+    pos = np.full(N_ITEMS, -1, np.int32)
+    key = np.zeros(N_ITEMS, key_dtype)
+    owner = {}
+    for op, k, x, v in sequence:
+        if op == "push" and x not in owner:
+            key[x] = v
+            sizes[k] = heap_push(heaps[k], sizes[k], pos, key, x)
+            owner[x] = k
+        elif op == "remove" and x in owner:
+            j = owner.pop(x)
+            sizes[j] = heap_remove(heaps[j], sizes[j], pos, key, x)
+            assert pos[x] == -1
+        elif op == "rekey" and x in owner:
+            key[x] = v
+            heap_sift(heaps[owner[x]], sizes[owner[x]], pos, key, pos[x])
+        elif op == "pop" and sizes[k] > 0:
+            expected = min((key[y], y) for y, j in owner.items() if j == k)[1]
+            assert heaps[k, 0] == expected
+            sizes[k] = heap_remove(heaps[k], sizes[k], pos, key, heaps[k, 0])
+            del owner[expected]
+        for j in range(N_LISTS):
+            check_heap(heaps[j], sizes[j], pos, key, [y for y, o in owner.items() if o == j])

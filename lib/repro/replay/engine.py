@@ -7,15 +7,15 @@ queued on it) with the closed form of :func:`repro.replay.state.decode_elapsed`,
 amortised per request and event, not per decode iteration. Instances wait in an indexed binary heap
 keyed by (next event time, instance); each instance keeps its decoding requests in a heap keyed by
 (finishing step, request); released closed-loop calls wait in a heap keyed by (time, request), and routed
-requests in arrival order for their queue timeouts. The plug-ins arrive as one record of first-class numba
+requests in arrival order for their queue timeouts. The three heaps are the indexed heap of
+:mod:`repro.core.njit_structs` over three storages: instances keyed by ``ev_time``; per instance, a row of ``fin``
+keyed by the finishing step ``fin_key`` of each request; released calls keyed by their release time (the
+request's arrival column); ``heap_pos`` holds a request's slot in either of the latter two (a request is never
+in both: a released call has not arrived yet). The plug-ins arrive as one record of first-class numba
 functions and their states (``state.Hooks``), so this module is compiled once and cached whatever policies
 and routers plug in; the state crosses calls as StructRefs (one reference count per call, see
 ``state.ClusterRef``). :mod:`repro.replay` says why these two experimental numba features are used. The
-request lists (waiting, running, hold) are the linked lists of :mod:`repro.core.njit_structs`. The three heaps
-are still written here, each for its storage (instance heap with a position per instance; finish heaps in
-the rows of a per-instance table with keys computed from the request table; release heap of (time, request)
-pairs): one shared indexed heap is left to do (it needs a key array per request and row views in the hot
-loop, whose cost was not measured yet).
+request lists (waiting, running, hold) are the linked lists of :mod:`repro.core.njit_structs`.
 
 Python calls four entry points (``entries()``): ``advance`` (the event loop up to a time), ``drain``,
 ``assign_held`` and ``add_instance`` (controller actions). :mod:`repro.replay.reference` is the
@@ -33,7 +33,9 @@ from numba import njit, types
 from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.experimental import structref
 
-from repro.core.njit_structs import list_insert_before, list_push_back, list_push_front, list_unlink
+from repro.core.njit_structs import (
+    heap_push, heap_remove, heap_sift, list_insert_before, list_push_back, list_push_front, list_unlink,
+)
 from repro.replay.state import (
     ACTIVE, CF_NOW, CF_THINK, CF_TIMEOUT, CLUSTER_TYPE, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND,
     C_HELD_HEAD, C_HELD_TAIL, C_MAX_BATCH, C_N_HELD, C_N_INST, C_N_WOKEN, C_RESERVE, DRAINING, EV_ADMIT, EV_DECODE,
@@ -51,8 +53,8 @@ from repro.replay.state import (
 )
 
 #: engine-private arrays (not visible to plug-ins)
-ENGINE_FIELDS = ("ev_heap", "ev_pos", "ev_time", "fin", "fin_n", "fin_pos", "k_evt", "roots", "rel_t", "rel_r",
-                 "tmo", "ints")
+ENGINE_FIELDS = ("ev_heap", "ev_pos", "ev_time", "fin", "fin_n", "fin_key", "heap_pos", "k_evt", "roots",
+                 "rel_heap", "tmo", "ints")
 EngineState = collections.namedtuple("EngineState", ENGINE_FIELDS)
 
 
@@ -70,8 +72,8 @@ structref.define_proxy(EngineRef, EngineRefType, list(ENGINE_FIELDS))
 
 
 @njit(cache=True)
-def _new_engine_ref(ev_heap, ev_pos, ev_time, fin, fin_n, fin_pos, k_evt, roots, rel_t, rel_r, tmo, ints):
-    return EngineRef(ev_heap, ev_pos, ev_time, fin, fin_n, fin_pos, k_evt, roots, rel_t, rel_r, tmo, ints)
+def _new_engine_ref(ev_heap, ev_pos, ev_time, fin, fin_n, fin_key, heap_pos, k_evt, roots, rel_heap, tmo, ints):
+    return EngineRef(ev_heap, ev_pos, ev_time, fin, fin_n, fin_key, heap_pos, k_evt, roots, rel_heap, tmo, ints)
 
 
 def engine_ref(es: EngineState) -> EngineRef:
@@ -91,8 +93,8 @@ def new_engine_state(n_req: int, cap: int, max_batch: int, roots: np.ndarray, n_
     return EngineState(
         ev_heap=np.full(cap, -1, np.int64), ev_pos=np.full(cap, -1, np.int64), ev_time=np.full(cap, np.inf),
         fin=np.full((cap, max_batch), -1, np.int64), fin_n=np.zeros(cap, np.int64),
-        fin_pos=np.full(n_req, -1, np.int32), k_evt=np.zeros(cap, np.int64),
-        roots=np.ascontiguousarray(roots, np.int64), rel_t=np.zeros(n_succ + 1), rel_r=np.zeros(n_succ + 1, np.int64),
+        fin_key=np.zeros(n_req, np.int32), heap_pos=np.full(n_req, -1, np.int32), k_evt=np.zeros(cap, np.int64),
+        roots=np.ascontiguousarray(roots, np.int64), rel_heap=np.full(n_succ + 1, -1, np.int64),
         tmo=np.zeros(n_req + 1 if timeouts else 1, np.int64), ints=np.zeros(N_E, np.int64))
 
 
@@ -109,188 +111,45 @@ def grow_engine_state(es: EngineState, cap: int) -> EngineState:
                        fin=grow(es.fin, -1), fin_n=grow(es.fin_n, 0), k_evt=grow(es.k_evt, 0))
 
 
-# ================================================================== instance event heap (time, instance)
-@njit(cache=True)
-def _ev_less(es, a, b):
-    ta = es.ev_time[a]
-    tb = es.ev_time[b]
-    return ta < tb or (ta == tb and a < b)
-
-
-@njit(cache=True)
-def _ev_swap(es, x, y):
-    a = es.ev_heap[x]
-    b = es.ev_heap[y]
-    es.ev_heap[x] = b
-    es.ev_heap[y] = a
-    es.ev_pos[b] = x
-    es.ev_pos[a] = y
-
-
-@njit(cache=True)
-def _ev_sift(es, x):
-    n = es.ints[E_EV_N]
-    while x > 0:
-        p = (x - 1) >> 1
-        if _ev_less(es, es.ev_heap[x], es.ev_heap[p]):
-            _ev_swap(es, x, p)
-            x = p
-        else:
-            break
-    while True:
-        c = 2 * x + 1
-        if c >= n:
-            break
-        if c + 1 < n and _ev_less(es, es.ev_heap[c + 1], es.ev_heap[c]):
-            c += 1
-        if _ev_less(es, es.ev_heap[c], es.ev_heap[x]):
-            _ev_swap(es, x, c)
-            x = c
-        else:
-            break
-
-
+# ================================================================== the three heaps (repro.core.njit_structs)
 @njit(cache=True)
 def set_event(es, i, t):
     """Schedule instance i's next event at t (inf removes it)."""
-    x = es.ev_pos[i]
     es.ev_time[i] = t
+    x = es.ev_pos[i]
     if t == np.inf:
         if x >= 0:
-            n = es.ints[E_EV_N] - 1
-            es.ints[E_EV_N] = n
-            if x != n:
-                _ev_swap(es, x, n)
-                es.ev_pos[i] = -1
-                _ev_sift(es, x)
-            es.ev_pos[i] = -1
-            es.ev_heap[n] = -1
-        return
-    if x < 0:
-        x = es.ints[E_EV_N]
-        es.ints[E_EV_N] = x + 1
-        es.ev_heap[x] = i
-        es.ev_pos[i] = x
-    _ev_sift(es, x)
-
-
-# ================================================================== per-instance finish heap (step, request)
-@njit(cache=True)
-def _fin_key(cl, r):
-    """Epoch-independent step count at which r finishes: o - 1 decode steps after its join (the prefill emitted
-    the first of its o output tokens)."""
-    return np.int64(cl.req[r, RQ_JOIN]) + cl.req[r, RQ_OUTPUT] - 1
-
-
-@njit(cache=True)
-def _fin_less(cl, a, b):
-    ka = _fin_key(cl, a)
-    kb = _fin_key(cl, b)
-    return ka < kb or (ka == kb and a < b)
-
-
-@njit(cache=True)
-def _fin_swap(es, i, x, y):
-    a = es.fin[i, x]
-    b = es.fin[i, y]
-    es.fin[i, x] = b
-    es.fin[i, y] = a
-    es.fin_pos[b] = x
-    es.fin_pos[a] = y
-
-
-@njit(cache=True)
-def _fin_sift(cl, es, i, x):
-    n = es.fin_n[i]
-    while x > 0:
-        p = (x - 1) >> 1
-        if _fin_less(cl, es.fin[i, x], es.fin[i, p]):
-            _fin_swap(es, i, x, p)
-            x = p
-        else:
-            break
-    while True:
-        c = 2 * x + 1
-        if c >= n:
-            break
-        if c + 1 < n and _fin_less(cl, es.fin[i, c + 1], es.fin[i, c]):
-            c += 1
-        if _fin_less(cl, es.fin[i, c], es.fin[i, x]):
-            _fin_swap(es, i, x, c)
-            x = c
-        else:
-            break
+            es.ints[E_EV_N] = heap_remove(es.ev_heap, es.ints[E_EV_N], es.ev_pos, es.ev_time, i)
+    elif x < 0:
+        es.ints[E_EV_N] = heap_push(es.ev_heap, es.ints[E_EV_N], es.ev_pos, es.ev_time, i)
+    else:
+        heap_sift(es.ev_heap, es.ints[E_EV_N], es.ev_pos, es.ev_time, x)
 
 
 @njit(cache=True)
 def _fin_push(cl, es, i, r):
-    x = es.fin_n[i]
-    es.fin_n[i] = x + 1
-    es.fin[i, x] = r
-    es.fin_pos[r] = x
-    _fin_sift(cl, es, i, x)
+    """r joins instance i's decode batch; it finishes o - 1 decode steps after its join (the prefill emitted the
+    first of its o output tokens): the epoch-independent step count ``fin_key[r]``."""
+    es.fin_key[r] = cl.req[r, RQ_JOIN] + cl.req[r, RQ_OUTPUT] - 1
+    es.fin_n[i] = heap_push(es.fin[i], es.fin_n[i], es.heap_pos, es.fin_key, r)
 
 
 @njit(cache=True)
-def _fin_remove(cl, es, i, r):
-    x = es.fin_pos[r]
-    n = es.fin_n[i] - 1
-    es.fin_n[i] = n
-    if x != n:
-        _fin_swap(es, i, x, n)
-        _fin_sift(cl, es, i, x)
-    es.fin[i, n] = -1
-    es.fin_pos[r] = -1
-
-
-# ================================================================== released closed-loop calls (time, request)
-@njit(cache=True)
-def _rel_less(es, x, y):
-    return es.rel_t[x] < es.rel_t[y] or (es.rel_t[x] == es.rel_t[y] and es.rel_r[x] < es.rel_r[y])
+def _fin_remove(es, i, r):
+    es.fin_n[i] = heap_remove(es.fin[i], es.fin_n[i], es.heap_pos, es.fin_key, r)
 
 
 @njit(cache=True)
-def _rel_swap(es, x, y):
-    t = es.rel_t[x]
-    r = es.rel_r[x]
-    es.rel_t[x] = es.rel_t[y]
-    es.rel_r[x] = es.rel_r[y]
-    es.rel_t[y] = t
-    es.rel_r[y] = r
+def _rel_push(cl, es, t, r):
+    """Closed loop: call r is released at t (its arrival time)."""
+    cl.reqf[r, RF_ARRIVAL] = t
+    es.ints[E_REL_N] = heap_push(es.rel_heap, es.ints[E_REL_N], es.heap_pos, cl.reqf[:, RF_ARRIVAL], r)
 
 
 @njit(cache=True)
-def _rel_push(es, t, r):
-    x = es.ints[E_REL_N]
-    es.ints[E_REL_N] = x + 1
-    es.rel_t[x] = t
-    es.rel_r[x] = r
-    while x > 0:
-        p = (x - 1) >> 1
-        if _rel_less(es, x, p):
-            _rel_swap(es, x, p)
-            x = p
-        else:
-            break
-
-
-@njit(cache=True)
-def _rel_pop(es):
-    n = es.ints[E_REL_N] - 1
-    es.ints[E_REL_N] = n
-    _rel_swap(es, 0, n)
-    x = 0
-    while True:
-        c = 2 * x + 1
-        if c >= n:
-            break
-        if c + 1 < n and _rel_less(es, c + 1, c):
-            c += 1
-        if _rel_less(es, c, x):
-            _rel_swap(es, x, c)
-            x = c
-        else:
-            break
+def _rel_pop(cl, es):
+    es.ints[E_REL_N] = heap_remove(es.rel_heap, es.ints[E_REL_N], es.heap_pos, cl.reqf[:, RF_ARRIVAL],
+                                   es.rel_heap[0])
 
 
 # ================================================================== shared request bookkeeping
@@ -586,8 +445,7 @@ def _finish(cl, es, hk, i, r, t):
     mark_dirty(cl, i)
     s = cl.req[r, RQ_SUCC]
     if s >= 0 and cl.conf[C_CLOSED_LOOP] != 0:
-        cl.reqf[s, RF_ARRIVAL] = t + cl.conff[CF_THINK]
-        _rel_push(es, t + cl.conff[CF_THINK], s)
+        _rel_push(cl, es, t + cl.conff[CF_THINK], s)
 
 
 @njit(cache=True)
@@ -599,7 +457,7 @@ def _preempt_tail(cl, es, hk, i, s, t):
         freed = np.int64(cl.req[r, RQ_PROMPT]) + gen
         cl.inst[i, IN_NDEC] -= 1
         cl.inst[i, IN_DEC_BASE] -= cl.req[r, RQ_PROMPT] - cl.req[r, RQ_JOIN]
-        _fin_remove(cl, es, i, r)
+        _fin_remove(es, i, r)
         left = np.int64(cl.req[r, RQ_OUTPUT]) - 1 - gen
     else:
         gen = np.int64(cl.req[r, RQ_GENERATED])
@@ -733,8 +591,7 @@ def start_epoch(cl, i, s, t):
 @njit(cache=True)
 def _plan_decode(cl, es, i):
     """Next event of a decode epoch: the first finish, or the boundary where the next step would not fit."""
-    top = es.fin[i, 0]
-    k = _fin_key(cl, top) - cl.inst[i, IN_EP_S]
+    k = np.int64(es.fin_key[es.fin[i, 0]]) - cl.inst[i, IN_EP_S]
     if cl.conf[C_RESERVE] == RESERVE_ON_DEMAND:
         k = min(k, cl.inst[i, IN_COMMIT_K] + (cl.inst[i, IN_KVCAP] - cl.inst[i, IN_KV]) // cl.inst[i, IN_EP_B])
     es.k_evt[i] = k
@@ -776,9 +633,9 @@ def boundary(cl, es, hk, i, t):
     else:
         s = cl.inst[i, IN_EP_S]
     # 2. finishes, in request order
-    while es.fin_n[i] > 0 and _fin_key(cl, es.fin[i, 0]) <= s:
+    while es.fin_n[i] > 0 and es.fin_key[es.fin[i, 0]] <= s:
         r = es.fin[i, 0]
-        _fin_remove(cl, es, i, r)
+        _fin_remove(es, i, r)
         _finish(cl, es, hk, i, r, t)
         changed = True
     # 3. on-demand KV: preempt the newest requests until the next decode step fits
@@ -869,10 +726,11 @@ def advance(cl, es, ts, hk,
             ra = roots[p]
             ta = cl.reqf[ra, RF_ARRIVAL]
         if es.ints[E_REL_N] > 0:
-            tr = es.rel_t[0]
-            if tr < ta or (tr == ta and es.rel_r[0] < ra):
+            rr = es.rel_heap[0]
+            tr = cl.reqf[rr, RF_ARRIVAL]
+            if tr < ta or (tr == ta and rr < ra):
                 ta = tr
-                ra = es.rel_r[0]
+                ra = rr
                 from_rel = True
         ti = np.inf
         ii = -1
@@ -888,7 +746,7 @@ def advance(cl, es, ts, hk,
             if ta > t_end:
                 break
             if from_rel:
-                _rel_pop(es)
+                _rel_pop(cl, es)
             else:
                 es.ints[E_ROOT_PTR] = p + 1
             cl.conff[CF_NOW] = ta

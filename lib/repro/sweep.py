@@ -260,6 +260,14 @@ def get_client(n_workers: int | None = None):
     return client
 
 
+def client_for(n_workers: int):
+    """Where a paper's tasks run: ``SERIAL`` (a loop in this process) when ``n_workers`` is 1 and no scheduler is
+    named in ``DASK_SCHEDULER_ADDRESS``, else the shared client (:func:`get_client`). Same numbers either way."""
+    if n_workers == 1 and not os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip():
+        return SERIAL
+    return get_client(n_workers)
+
+
 def close_client() -> None:
     """Close the shared client (and the LocalCluster it started; an external cluster keeps running)."""
     client, cluster = _SHARED["client"], _SHARED["cluster"]

@@ -16,10 +16,23 @@ that ``dvc repro`` runs.
 from __future__ import annotations
 
 import importlib
+import pkgutil
+from pathlib import Path
 
 from repro.papers.config import ParameterError, PaperConfig, load_params_file, repo_root, resolve_parameters
 
-SLUGS = ("fairserve", "heavy-tailed-pg", "mirror-ascent", "monitors", "sageserve", "traces")
+NOT_PAPERS = ("config",)
+"""Modules of this package that are not papers."""
+
+
+def _paper_slugs() -> tuple[str, ...]:
+    """Every module of this package but :data:`NOT_PAPERS`, as a slug (``heavy_tailed_pg`` -> ``heavy-tailed-pg``):
+    adding a paper is adding its module (and notebook, params.yaml section and tests), with no list to edit."""
+    found = pkgutil.iter_modules([str(Path(__file__).parent)])
+    return tuple(sorted(m.name.replace("_", "-") for m in found if not m.ispkg and m.name not in NOT_PAPERS))
+
+
+SLUGS = _paper_slugs()
 """Every paper (and the traces calibration) with a module here, a notebook and a params.yaml section."""
 
 

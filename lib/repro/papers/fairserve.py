@@ -40,7 +40,7 @@ from repro.fairness.xp_bins import bin_fairness_xp
 from repro.latency import decode_bound_text
 from repro.papers.config import PaperConfig, check_fraction, check_positive
 from repro.replay.state import FLAG_THROTTLED, FLAG_TIMED_OUT
-from repro.sweep import get_client, sweep
+from repro.sweep import client_for, sweep
 from repro.traces import token_samplers
 
 SCHEDULERS = ("fcfs", "rpm", "vtc", "wsc", "wsc-noprio", "oit+vtc", "fairserve")
@@ -510,10 +510,7 @@ def compare(cfg: Config, *, replicate: int, load: float, seed: int) -> dict:
 def run(cfg: Config) -> Results:
     """Every replicate at every load under every run (on ``n_workers`` dask workers, or in this process when
     ``n_workers`` is 1: same numbers)."""
-    client = "serial"
-    if cfg.n_workers > 1:
-        get_client(cfg.n_workers)
-        client = None
+    client = client_for(cfg.n_workers)
     main = sweep(functools.partial(compare, cfg),
                  [{"replicate": i, "load": load} for load in cfg.loads for i in range(cfg.n_seeds)], [cfg.seed],
                  client=client, progress=False)

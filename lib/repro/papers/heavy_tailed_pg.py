@@ -27,7 +27,6 @@ every (alpha, width), so they are paired by run.
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -42,7 +41,7 @@ from repro.pg.budget import hpg_training_steps
 from repro.pg.frozen import estimates_at
 from repro.pg.tail_index import CONVENTIONS, convention_tail_index
 from repro.pg.envs.pmc import BONANZA_REWARD, BONANZA_S, S_MAX, S_MIN, SMALL_GOAL_REWARD, SMALL_GOAL_S, pmc_profile
-from repro.sweep import SERIAL, close_client, get_client, sweep
+from repro.sweep import SERIAL, client_for, close_client, sweep
 
 PAPER = "arXiv:2106.08414"
 SLUG = "heavy-tailed-pg"
@@ -392,14 +391,6 @@ def exit_times(cfg: Config) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def sweep_client(cfg: Config):
-    """Where the HPG runs go: in this process when ``n_workers`` is 1 and no Dask scheduler is named
-    (DASK_SCHEDULER_ADDRESS), else the shared Dask client (a LocalCluster of ``n_workers`` processes)."""
-    if cfg.n_workers == 1 and not os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip():
-        return SERIAL
-    return get_client(cfg.n_workers)
-
-
 def with_budget_reads(table: pd.DataFrame, curves: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
     """``table`` (a row per run) with, per value v of ``values``, final_v = the run's curve read at its environment's
     matched budget (:func:`at_budget`), mean_v = the mean of the curve's points within the budget (the area under
@@ -442,7 +433,7 @@ def run(cfg: Config) -> Results:
     """The eta sweep on tuning replicates, the headline runs at each method's best eta on fresh replicates (every
     run a task of :func:`repro.sweep.sweep`; the results do not depend on where the tasks run), the calibration
     controls, the PMC clipping comparison and the metastability runs."""
-    client = sweep_client(cfg)
+    client = client_for(cfg.n_workers)
     keys = ["env", "policy", "step_size", "seed"]
     grid = [{"env": env, "policy": kind, "step_size": eta} for env in ENVS for kind in policy_kinds(cfg)
             for eta in cfg.step_sizes]

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +61,7 @@ from repro.pg.hpg import debiased_norm, hpg
 from repro.pg.policies import Policy
 from repro.pg.rollout import Features, rollouts
 from repro.pg.srma import DivergenceError, srma
-from repro.sweep import SERIAL, close_client, get_client, sweep
+from repro.sweep import SERIAL, client_for, close_client, sweep
 
 PAPER = "arXiv:2201.12332"
 SLUG = "mirror-ascent"
@@ -477,18 +476,10 @@ def training_stage(grid: list[dict], replicates, cfg: Config, stage: str, client
     return (*run_frame(training, curves, cfg), curves)
 
 
-def sweep_client(cfg: Config):
-    """Where the runs go: in this process when ``n_workers`` is 1 and no Dask scheduler is named
-    (DASK_SCHEDULER_ADDRESS), else the shared Dask client (a LocalCluster of ``n_workers`` processes)."""
-    if cfg.n_workers == 1 and not os.environ.get("DASK_SCHEDULER_ADDRESS", "").strip():
-        return SERIAL
-    return get_client(cfg.n_workers)
-
-
 def run(cfg: Config) -> Results:
     """Every experiment of the notebook: the step-size sweep, the headline at each method's best eta, C1's bias
     against R and the tracking diagnostic."""
-    client = sweep_client(cfg)
+    client = client_for(cfg.n_workers)
     try:
         sweep_runs, _, _ = training_stage(sweep_grid(cfg), range(cfg.sweep_seeds), cfg, "sweep", client)
         settings = settings_frame(sweep_runs)

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from repro import fairness, pg
+from repro import fairness, fleet, pg
 from repro.autoscale.feeding import niw_feeding
 from repro.core import numba_cache
 from repro.latency import load_latency_model
@@ -94,7 +94,13 @@ def warm_pg() -> None:
     pg.exit_times(1.5, step_size=0.1, noise_scale=0.1, cap=10, n_runs=2, seed=0)
 
 
-STEPS = {"replay": warm_replay, "autoscale": warm_autoscale, "fairness": warm_fairness, "pg": warm_pg}
+def warm_fleet() -> None:
+    fleet.vm_cpu_stats(np.zeros((1, fleet.SAMPLES_PER_DAY), np.float32), np.array([fleet.SAMPLES_PER_DAY]),
+                       fleet.SAMPLES_PER_DAY)
+
+
+STEPS = {"replay": warm_replay, "autoscale": warm_autoscale, "fairness": warm_fairness, "pg": warm_pg,
+         "fleet": warm_fleet}
 """Package name -> the step that compiles its kernels."""
 
 

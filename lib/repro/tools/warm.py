@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from repro import fairness, fleet, pg
+from repro import fairness, fleet, netsim, pg
 from repro.autoscale.feeding import niw_feeding
-from repro.core import numba_cache
+from repro.core import numba_cache, seeds
 from repro.latency import load_latency_model
 from repro.pg import Features
 from repro.pg.envs import step_batch
@@ -99,8 +99,14 @@ def warm_fleet() -> None:
                        fleet.SAMPLES_PER_DAY)
 
 
+def warm_netsim() -> None:
+    traces = netsim.make_traces("in-distribution", 2, 2, seeds.rng(0, "warm-netsim"))
+    link = netsim.VectorLink(traces)
+    link.step_rates(np.full(2, 1e6))
+
+
 STEPS = {"replay": warm_replay, "autoscale": warm_autoscale, "fairness": warm_fairness, "pg": warm_pg,
-         "fleet": warm_fleet}
+         "fleet": warm_fleet, "netsim": warm_netsim}
 """Package name -> the step that compiles its kernels."""
 
 

@@ -1,0 +1,85 @@
+"""repro.papers.router: bad parameters are named, the isolated service time matches the kernel on a lone request,
+a tiny run gives every method and claims whose statuses follow from the numbers (and can fail), and reruns are
+identical."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from repro import papers
+from repro.report.claims import status_of
+from repro.papers import router as paper
+from repro.papers.config import ParameterError
+from repro.router import cluster as k
+from repro.router.env import VectorRouterEnv
+from repro.router.workload import Workload
+
+
+def tiny_config(**changes):
+    cfg = papers.load_config("router", scale="smoke")
+    small = dict(n_instances=2, n_requests=40, rate=8.0, kv_capacity=3000, n_train_seeds=2, train_episodes=2,
+                 parallel_episodes=2, explore_episodes=1, eval_episodes=3, batch_size=32, update_every=4)
+    return dataclasses.replace(cfg, **{**small, **changes})
+
+
+def test_bad_parameters_are_named():
+    params = dataclasses.asdict(papers.load_config("router", scale="smoke"))
+    params.update(predictor="psychic", kv_capacity=500, train_episodes=5)
+    with pytest.raises(ParameterError) as err:
+        paper.Config.from_params(params)
+    for name in ("predictor", "kv_capacity", "train_episodes"):
+        assert name in str(err.value)
+
+
+def test_isolated_service_time_equals_a_lone_request_in_the_cluster():
+    cfg = tiny_config()
+    env_cfg = paper.env_config(cfg)
+    for prompt, decode in ((10, 1), (300, 7), (999, 40)):
+        load = Workload(np.array([0.0]), np.zeros(1, np.int64), np.array([prompt]), np.array([decode]),
+                        np.array([0]))
+        env = VectorRouterEnv(env_cfg, 1)
+        env.reset([load])
+        env.step(np.array([0]))
+        while not env.finished.all():
+            env.step(np.array([cfg.n_instances]))
+        expected = paper.isolated_service_time(env_cfg.service, [prompt], [decode])[0]
+        assert env.req_f[0, 0, k.T_DONE] == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    cfg = tiny_config()
+    return cfg, paper.run(cfg)
+
+
+def test_a_tiny_run_covers_every_method_and_decides_claims_from_numbers(tiny_run):
+    cfg, results = tiny_run
+    methods = set(results.evaluation["method"])
+    assert methods == {"RR", "JSQ", "MCU", "Min-Min", "Heuristic", *paper.NAMES.values()}
+    rl = results.evaluation[results.evaluation["method"].isin(paper.NAMES.values())]
+    assert len(rl) == 3 * cfg.n_train_seeds * cfg.eval_episodes
+    assert sorted(results.training["episode"].unique()) == [1, 2]
+    table = paper.improvement_table(results)
+    assert (table["ci_low"] <= table["improvement"]).all() and (table["improvement"] <= table["ci_high"]).all()
+    claims = paper.claims(results, cfg)
+    for claim in claims:
+        assert claim["status"] == status_of(claim)
+    statuses = {c["id"]: c["status"] for c in claims}
+    assert statuses["C9"] == "cannot"
+    # a regime the run cannot meet turns every measured claim not-testable
+    strict = dataclasses.replace(cfg, min_load_ratio=1e6)
+    assert {c["status"] for c in paper.claims(results, strict) if c["target"] != "cannot"} == {"not-testable"}
+    # with the regimes waived, a band that excludes every value fails
+    loose = dataclasses.replace(cfg, min_load_ratio=0.0, min_busy_share=0.0, heuristic_band=1e-9)
+    c2 = [c for c in paper.claims(results, loose) if c["id"] == "C2-JSQ"][0]
+    jsq = table.set_index("method").loc["JSQ"]
+    if jsq["ci_low"] > 1e-9 or jsq["ci_high"] < 0:
+        assert c2["status"] == "failed"
+    assert len(paper.limitations(cfg)) >= 8
+
+
+def test_same_seed_same_numbers(tiny_run):
+    cfg, results = tiny_run
+    cfg2 = dataclasses.replace(cfg, n_train_seeds=2)
+    again = paper.run(cfg2)
+    np.testing.assert_array_equal(results.evaluation["e2e_mean"].to_numpy(), again.evaluation["e2e_mean"].to_numpy())

@@ -83,3 +83,19 @@ def test_same_seed_same_numbers(tiny_run):
     cfg2 = dataclasses.replace(cfg, n_train_seeds=2)
     again = paper.run(cfg2)
     np.testing.assert_array_equal(results.evaluation["e2e_mean"].to_numpy(), again.evaluation["e2e_mean"].to_numpy())
+
+
+def test_rl_claims_need_a_policy_that_learned_to_route(tiny_run):
+    cfg, results = tiny_run
+    loose = dataclasses.replace(cfg, min_load_ratio=0.0, min_busy_share=0.0)
+    ev = results.evaluation.copy()
+    rl = ev["method"].isin(paper.NAMES.values())
+    ev.loc[rl, "unserved"] = 0
+    ev.loc[ev["method"] == paper.NAMES["guided"], "unserved"] = cfg.n_requests // 2   # holds half until the cut
+    held = dataclasses.replace(results, evaluation=ev)
+    statuses = {c["id"]: c["status"] for c in paper.claims(held, loose)}
+    guided = ["C1", "C1-order-WG-WA", "C2-WG-vs-JSQ", "C2-WG-vs-MCU", "C2-WG-vs-Min-Min"]
+    assert {statuses[i] for i in guided} == {"not-testable"}
+    assert "not-testable" not in {statuses[i] for i in ("C1-Base", "C1-order-WA-Base", "C10-router-wait", "C2-JSQ")}
+    learned = paper.learned(held, cfg, "guided", "aware")
+    assert learned.value == pytest.approx(0.5, abs=0.01) and not learned.passed

@@ -17,21 +17,12 @@ import time
 
 import numpy as np
 
+from repro.bench import best_seconds
 from repro.fairness import make_workload, replay, server
 from repro.replay import Simulation
 from repro.replay.policies import fcfs
 
 SCHEDULERS = ("fcfs", "vtc", "fairserve")
-
-
-def _best_seconds(fn, repeats: int) -> float:
-    fn()   # warm-up: compile or load from numba's cache
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _plain_fcfs(w, latency):
@@ -45,15 +36,15 @@ def run(quick: bool = False) -> dict:
                         latency=latency, calibration_requests=2000 if quick else 20000, seed=0)
     repeats = 1 if quick else 3
     n = len(big.trace)
-    rates = {"fcfs_plain": n / _best_seconds(lambda: _plain_fcfs(big, latency), repeats)}
+    rates = {"fcfs_plain": n / best_seconds(lambda: _plain_fcfs(big, latency), repeats)}
     for name in SCHEDULERS:
-        rates[name] = n / _best_seconds(lambda: replay(big, name, latency=latency), repeats)
+        rates[name] = n / best_seconds(lambda: replay(big, name, latency=latency), repeats)
     small = make_workload(*((30, 3, 60.0) if quick else (200, 10, 600.0)), load_peak=1.2, latency=latency,
                           calibration_requests=500 if quick else 3000, seed=1)
     m = len(small.trace)
     reference = {"requests": m}
     for name in ("vtc", "fairserve"):
-        fast = m / _best_seconds(lambda: replay(small, name, latency=latency), repeats)
+        fast = m / best_seconds(lambda: replay(small, name, latency=latency), repeats)
         start = time.perf_counter()
         replay(small, name, latency=latency, reference=True)
         slow = m / (time.perf_counter() - start)

@@ -12,16 +12,7 @@ import time
 import numpy as np
 
 from repro import fleet
-
-
-def _best(fn, repeats: int) -> float:
-    fn()
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+from repro.bench import best_seconds
 
 
 def run(quick: bool = False) -> dict:
@@ -30,12 +21,12 @@ def run(quick: bool = False) -> dict:
     cpu = rng.random((rows, 2016)).astype(np.float32)
     lengths = rng.integers(1, 2017, rows)
     n = int(lengths.sum())
-    fast = n / _best(lambda: fleet.vm_cpu_stats(cpu, lengths, fleet.SAMPLES_PER_DAY), repeats)
+    fast = n / best_seconds(lambda: fleet.vm_cpu_stats(cpu, lengths, fleet.SAMPLES_PER_DAY), repeats)
     quarter = rows // 4
     start = time.perf_counter()
     fleet.vm_cpu_stats_reference(cpu[:quarter], lengths[:quarter], fleet.SAMPLES_PER_DAY)
     slow = int(lengths[:quarter].sum()) / (time.perf_counter() - start)
     spec = fleet.FleetSpec(188, 1000 if quick else 10000, 49, 1 if quick else 7, 0.8, 0.3, 0)
-    seconds = _best(lambda: fleet.reduce_fleet(spec, 2500), 1)
+    seconds = best_seconds(lambda: fleet.reduce_fleet(spec, 2500), 1)
     return {"samples": n, "rate_numba": fast, "rate_reference": slow, "speedup": fast / slow,
             "fleet_vms_per_s": spec.n_vms / seconds}

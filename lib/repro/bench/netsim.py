@@ -8,10 +8,10 @@ bookkeeping in NumPy) is timed on the same workload for reference.
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
+from repro.bench import best_rate
 from repro.core.seeds import rng
 from repro.netsim import VectorLink, link_step_reference, make_traces, step_calls
 from repro.netsim.link import BASE_RTT, DT
@@ -41,22 +41,13 @@ def _reference_pass(traces, rates, steps: int) -> int:
     return n * steps
 
 
-def _best_rate(fn, repeats: int) -> float:
-    best = 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work = fn()
-        best = max(best, work / (time.perf_counter() - start))
-    return best
-
-
 def run(quick: bool = False) -> dict:
     n, steps, ref_steps = (256, 20, 20) if quick else (4096, 200, 50)
     traces = make_traces("in-distribution", n, steps, rng(0, "bench-netsim"))
     rates = rng(0, "bench-netsim-rates").uniform(1e5, 8e6, n)
     _kernel_pass(traces, rates, 2)                                      # compile or load from the cache
-    kernel_rate = _best_rate(lambda: _kernel_pass(traces, rates, steps), 3)
-    reference_rate = _best_rate(lambda: _reference_pass(traces, rates, ref_steps), 1)
+    kernel_rate = best_rate(lambda: _kernel_pass(traces, rates, steps), 3)
+    reference_rate = best_rate(lambda: _reference_pass(traces, rates, ref_steps), 1)
 
     def env_pass():
         link = VectorLink(traces)
@@ -64,7 +55,7 @@ def run(quick: bool = False) -> dict:
             link.step_rates(rates)
         return n * steps
 
-    env_rate = _best_rate(env_pass, 2)
+    env_rate = best_rate(env_pass, 2)
     return {"workload": f"{n} in-distribution calls x {steps} steps of 60 ms, fixed send rate per call",
             "unit": "call-steps/s", "kernel_rate": round(kernel_rate), "vector_env_rate": round(env_rate),
             "reference_rate": round(reference_rate), "speedup_vs_reference": round(kernel_rate / reference_rate, 1),

@@ -10,10 +10,7 @@ per core for the vector environment.
 """
 from __future__ import annotations
 
-import time
-
-import numpy as np
-
+from repro.bench import best_rate
 from repro.router.env import EnvConfig, VectorRouterEnv
 from repro.router.evaluate import workloads
 from repro.router.reference import ReferenceCluster
@@ -41,23 +38,14 @@ def _reference_pass(cfg, loads, steps: int) -> int:
     return len(loads) * steps
 
 
-def _best_rate(fn, repeats: int) -> float:
-    best = 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work = fn()
-        best = max(best, work / (time.perf_counter() - start))
-    return best
-
-
 def run(quick: bool = False) -> dict:
     n_envs, n_req, steps, ref_envs, ref_steps = (8, 200, 300, 1, 100) if quick else (64, 2000, 3000, 2, 1500)
     cfg = EnvConfig()
     loads = workloads(cfg, n_req, 20.0, 0, ("bench-router",), range(n_envs))
     env = VectorRouterEnv(cfg, n_envs)
     _env_pass(env, loads, 2)                                        # compile or load from the cache
-    env_rate = _best_rate(lambda: _env_pass(env, loads, steps), 3)
-    reference_rate = _best_rate(lambda: _reference_pass(cfg, loads[:ref_envs], ref_steps), 1)
+    env_rate = best_rate(lambda: _env_pass(env, loads, steps), 3)
+    reference_rate = best_rate(lambda: _reference_pass(cfg, loads[:ref_envs], ref_steps), 1)
     return {"workload": f"{n_envs} clusters x 4 instances, {n_req} requests at 20 req/s, {steps} decisions of 0.02 s,"
                         " round robin", "unit": "decisions/s",
             "vector_env_rate": round(env_rate),

@@ -44,7 +44,7 @@ from repro.core import seeds
 from repro.fleet.stats import SAMPLES_PER_DAY
 from repro.papers.config import PaperConfig, check_positive
 from repro.report.intervals import CONFIDENCE
-from repro.sweep import SERIAL, client_for
+from repro.sweep import client_for
 
 PAPER = "arXiv:2405.07250"
 SLUG = "characterization"

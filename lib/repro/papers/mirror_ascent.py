@@ -61,7 +61,7 @@ from repro.pg.hpg import debiased_norm, hpg
 from repro.pg.policies import Policy
 from repro.pg.rollout import Features, rollouts
 from repro.pg.srma import DivergenceError, srma
-from repro.sweep import SERIAL, client_for, close_client, sweep
+from repro.sweep import client_for, close_client, sweep
 
 PAPER = "arXiv:2201.12332"
 SLUG = "mirror-ascent"

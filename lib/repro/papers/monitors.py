@@ -385,18 +385,21 @@ def precision_recall_at_k(scores: np.ndarray, truth: np.ndarray, k: int) -> tupl
 
 # ----------------------------------------------------------------------------------------------- run
 
-def require_data(cfg: Config) -> None:
-    """Raise :class:`repro.data.DataUnavailableError` unless every corpus of ``cfg`` can be read.
-
-    This paper has no synthetic default: the data policy lets a real-data paper stop rather than invent monitors.
-    """
-    missing = [c for c in cfg.corpora if not data.available(c)]
+def require_corpora(corpora, purpose: str) -> None:
+    """Raise :class:`repro.data.DataUnavailableError` unless every monitor corpus in ``corpora`` can be read; the
+    message says what needs them (``purpose``) and how to get them. A real-data paper stops rather than invent
+    monitors (data policy)."""
+    missing = [c for c in corpora if not data.available(c)]
     if missing:
         raise data.DataUnavailableError(
-            f"brief 09 (monitors) runs on the public monitor corpora only, and {', '.join(missing)} cannot be read: "
-            f"set {data.MIRROR_ENV} to a folder laid out like ../shared/data, or run "
-            + " and ".join(f"`python -m repro.data fetch {c}`" for c in missing)
+            f"{purpose}, and {', '.join(missing)} cannot be read: set {data.MIRROR_ENV} to a folder laid out like "
+            "../shared/data, or run " + " and ".join(f"`python -m repro.data fetch {c}`" for c in missing)
             + " (needs network). No synthetic monitors are made up in their place.")
+
+
+def require_data(cfg: Config) -> None:
+    """This paper has no synthetic default: it stops unless every corpus of ``cfg`` can be read."""
+    require_corpora(cfg.corpora, "brief 09 (monitors) runs on the public monitor corpora only")
 
 
 def _fit_protonet(net, monitors_train: pd.DataFrame, index: dict, x_dense: np.ndarray, cfg: Config, replicate: int,

@@ -404,18 +404,9 @@ def dependency_failure_predictions(corpus: generator.IncidentCorpus, cfg: Config
 # ----------------------------------------------------------------------------------------------- Task B
 
 def require_data(cfg: Config) -> None:
-    """Raise :class:`repro.data.DataUnavailableError` unless every monitor corpus of ``cfg`` can be read (Task B).
-
-    Task A is synthetic, but Task B classifies real rules: the data policy lets the paper stop rather than invent them.
-    """
-    missing = [c for c in cfg.corpora if not data.available(c)]
-    if missing:
-        raise data.DataUnavailableError(
-            f"brief 10 (xlifecycle) Task B classifies real monitor rules, and {', '.join(missing)} cannot be read: "
-            f"set {data.MIRROR_ENV} to a folder laid out like ../shared/data, or run "
-            + " and ".join(f"`python -m repro.data fetch {c}`" for c in missing)
-            + " (needs network). No synthetic monitors stand in for them, so nothing (not even the synthetic Task A) "
-              "is run.")
+    """Task A is synthetic, but Task B classifies real rules: without the monitor corpora nothing (not even the
+    synthetic Task A) is run."""
+    monitors.require_corpora(cfg.corpora, "brief 10 (xlifecycle) Task B classifies real monitor rules")
 
 
 def own_text_resource(rule_text: str) -> bool:

@@ -699,8 +699,10 @@ def limitations(cfg: Config) -> list[str]:
         f"in-distribution regimes only, {cfg.n_episodes} calls of {report.fmt(cfg.episode_seconds)} s, stored in "
         "Minari's format (repro/NetsimBWE-v0).",
         f"[our choice] IQL: hidden {list(cfg.iql_hidden)}, {cfg.iql_steps} steps, other settings IQL's defaults; "
-        "rewards scaled by 1000 / (max - min dataset episode return) as IQL does for locomotion. Widths scaled down "
-        f"from 256x256 (and the brief's 5,000 offline calls to {cfg.n_episodes}) to fit 2 shared CPU cores.",
+        "rewards scaled by 1000 / (max - min dataset episode return) as IQL does for locomotion"
+        + ("." if list(cfg.iql_hidden) == [256, 256] and cfg.n_episodes >= 5000 else
+           f"; scaled down from IQL's 256x256 and the brief's 5,000 offline calls to {cfg.n_episodes} calls to fit "
+           "2 shared CPU cores."),
         f"[our choice] Detector: LSTM autoencoder (hidden {cfg.ae_hidden}, bottleneck {cfg.ae_bottleneck}) over the "
         f"last {cfg.window} link-feedback vectors (receive rate, delay, loss: the agent's own last action is left "
         "out, since it changes with the deployed policy, not with the network), trained "

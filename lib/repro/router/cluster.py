@@ -9,13 +9,14 @@ Decision step (every ``dt`` = 0.02 s of simulated time, paper §6), per cluster 
    The head is the oldest queued request, or the shortest job (prompt + d-hat) in SJF mode (Min-Min, A.2.3).
    Before routing, the guidance h = r_mix(head, a) - max_m' r_mix(head, m') <= 0 is recorded (0 for waits).
 2. Every instance runs its iterations up to t + dt (vLLM-v0 prefill priority): an iteration starts when the last
-   one ends (or at the routing time on an idle instance). At its start, waiting requests are admitted FCFS
-   (preempted ones first) while the running count stays below ``max_batch`` and the KV cache holds prompt +
-   generated + 1 tokens; if any was admitted the iteration is a prefill of those alone (grad1 s per token, decodes
-   stall); otherwise it decodes every running request (decode_time(batch tokens)), after preempting the latest-
-   routed running requests (recompute: back to the front of the waiting queue, generated tokens kept and
-   re-prefilled) until one more token per request fits. Each member of an iteration gains one token when it
-   ends; the first token's time is the TTFT point; a request with ``decode`` tokens is complete.
+   one ends (or at the routing time on an idle instance). At its start, waiting requests are admitted in the
+   cluster's batching order (below) while the running count stays below ``max_batch`` and the KV cache holds prompt +
+   generated + 1 tokens; if any was admitted the iteration is a prefill of those alone (prefill_time of their
+   prompt + generated tokens, decodes stall); otherwise it decodes every running request (decode_time of the
+   batch), after preempting the latest-routed running requests (recompute: back to the waiting queue ahead of every
+   never-preempted request, generated tokens kept and re-prefilled) until one more token per request fits. Each
+   member of an iteration gains one token when it ends; the first token's time is the TTFT point; a request with
+   ``decode`` tokens is complete.
 3. Arrivals up to t + dt join the router queue; the reward terms are
    ``progress`` = -sum over arrived, unfinished requests of (1 - f_j), f_j = min(o_j / d-hat_j, 1),
    ``completions`` in (t, t + dt] (times r_w = 60 in the reward) and ``h`` (times the guidance weight).
@@ -23,7 +24,7 @@ Decision step (every ``dt`` = 0.02 s of simulated time, paper §6), per cluster 
 
 Observation per instance i (columns 6i..6i+5): requests waiting or in prefill; decoding requests per predicted
 bucket (3); free capacity C = 1 - max(running / max_batch, KV used / KV capacity); T-hat_c = the estimated time
-to the instance's earliest completion, min over its requests of max(d-hat - o, 1) x decode_time(its tokens)
+to the instance's earliest completion, min over its requests of max(d-hat - o, 1) x decode_time(its requests)
 (+ grad1 x (p + o) if not yet prefilled). C and T-hat_c are rounded to 2 decimals [paper A.9]. Queue (last 3):
 min(queue length, 512), the head's prompt tokens and predicted bucket (0, 0 if the queue is empty).
 
@@ -34,6 +35,32 @@ T-hat_c terms); 1 if the head fits now (running < max_batch and KV free >= p + 1
 Mixing impact (brief §2, reconstruction): T_p = clip(-grad1 p_i - grad2 sum_{j in decode(m)} (p_j + o_j), -1, 0),
 r_p = T_p - [-T_p > eps], r_d = clip(-n_m (grad1 p_i + grad2 d-hat_i), -1, 1), r_mix = alpha r_p + (1-alpha) r_d.
 
+Batching (admission order, paper §4.4 / Table 2, column E_BATCHING; all non-preemptive: running requests are never
+displaced by an admission, and preempted requests, oldest key first, go before every never-started one in every
+mode; ties by routing order):
+
+* ``fcfs`` (vLLM's default): routing order; the first request that does not fit blocks the ones behind it.
+* ``bin-packing``: the largest request that fits in free memory, size = its prompt tokens (the KV it takes when
+  admitted; the instance cannot know the decode length) [our choice]; requests that do not fit are skipped.
+* ``least-work-left``: the fewest decode tokens first, by the **oracle** decode length (the Table 2 grid is a
+  characterisation with known lengths, like its Decode Balancer router) [our choice]; a request that does not
+  fit blocks the ones behind it, as in FCFS.
+
+Chunked prefill (column E_CHUNK = the token budget per iteration, paper A.12: 1,024; 0 = off, the rules above).
+Each iteration, after preempting the latest-routed running requests until every running request can gain one
+token, runs every decoding request (one token each, "decodes first"), then fills the rest of the budget with
+prefill chunks: started prefills first (oldest key first), then new admissions in the batching order (KV check:
+their whole prompt + generated + 1 beside every running request's next token; the whole prompt's KV is reserved
+at admission [our choice]). Column PF counts a request's prefilled tokens, CHUNK the tokens of its running chunk;
+a request whose prompt (+ recomputed tokens) is fully prefilled gains its first token when that iteration ends.
+Iteration time [our choice] = attention x sum over chunks (chunk tokens x earlier tokens of its prompt)
++ decode_time(decoding batch) if any decode + prefill_time(all chunk tokens) if any chunk; ``attention`` is the
+service model's coefficient (service.py: 2 p2 of the A100 prefill fit, 0 for the linear model).
+
+Service time (service.py, column KIND): the linear V100-like model (prefill grad1 x tokens, decode
+max(floor, a + b x batch tokens)) or the A100 table model (prefill_time(tokens), decode_time(batch size), linear
+interpolation of tables stored in the service array after its fixed columns).
+
 State lives in flat arrays (columns below); :mod:`repro.router.reference` is the plain-Python twin.
 """
 from __future__ import annotations
@@ -41,20 +68,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from repro.router.service import ALPHA, DEC_A, DEC_B, DEC_FLOOR, DT, EPS, GRAD1, GRAD2, KV_CAP, MAX_BATCH, MAX_TIME
+from repro.router.service import (ALPHA, ATTENTION, DEC_A, DEC_B, DEC_FLOOR, DEC_N, DT, EPS, GRAD1, GRAD2, KIND,
+                                  KIND_TABLE, KV_CAP, MAX_BATCH, MAX_TIME, PRE_N, TABLE)
 
-# request int columns; request float columns
-P, D, BKT, ST, INST, KEY, O, NPRE = range(8)
-N_REQ_I = 8
+# request int columns (PF: prompt + recomputed tokens prefilled so far, CHUNK: tokens of the running chunk, both
+# chunked prefill only); request float columns
+P, D, BKT, ST, INST, KEY, O, NPRE, PF, CHUNK = range(10)
+N_REQ_I = 10
 ARR, T_ROUTE, T_FIRST, T_DONE, DHAT = range(5)
 N_REQ_F = 5
 # request status
 QUEUED, WAITING, PREFILL, DECODE, DONE = range(5)
 # instance: kind of the running iteration (int) and its end time (float)
-IDLE, PREFILL_IT, DECODE_IT = range(3)
+IDLE, PREFILL_IT, DECODE_IT, CHUNKED_IT = range(4)
 # cluster int columns; cluster float column
-E_ARRIVED, E_FIRST, E_LIVE, E_ROUTED, E_DONE, E_END, E_SJF, E_DECISIONS, E_BUSY_DECISIONS = range(9)
-N_ENV_I = 9
+(E_ARRIVED, E_FIRST, E_LIVE, E_ROUTED, E_DONE, E_END, E_SJF, E_DECISIONS, E_BUSY_DECISIONS, E_BATCHING,
+ E_CHUNK) = range(11)
+N_ENV_I = 11
+# batching (admission order) modes, column E_BATCHING
+BATCHING = ("fcfs", "bin-packing", "least-work-left")
+FCFS, BIN_PACKING, LEAST_WORK_LEFT = range(3)
 E_NOW = 0
 # reward terms
 R_PROGRESS, R_COMPLETIONS, R_GUIDANCE = range(3)
@@ -62,8 +95,8 @@ R_PROGRESS, R_COMPLETIONS, R_GUIDANCE = range(3)
 A_MIX, A_TOKENS, A_DRAIN, A_FITS = range(4)
 N_AUX = 4
 # per-instance summary columns (scratch)
-S_WAIT, S_B0, S_B1, S_B2, S_RUN, S_KV, S_ON, S_DEC_TOKENS, S_ON_TOKENS, S_TOKENS_LEFT = range(10)
-N_SUMMARY = 10
+S_WAIT, S_B0, S_B1, S_B2, S_RUN, S_KV, S_ON, S_DEC_TOKENS, S_ON_TOKENS, S_TOKENS_LEFT, S_STEP = range(11)
+N_SUMMARY = 11
 
 PER_INSTANCE = 6
 QUEUE_FEATURES = 3
@@ -77,8 +110,32 @@ def obs_dim(m: int) -> int:
 
 
 @njit(cache=True)
-def decode_time(svc, tokens):
+def table_value(svc, start, n, x):
+    """Piecewise-linear table (x ascending at ``svc[start:start+n]``, y after it): the first y below the first x,
+    the last segment extended beyond the last x (:func:`repro.router.service.table_value`)."""
+    if x <= svc[start]:
+        return svc[start + n]
+    k = 1
+    while k < n - 1 and x > svc[start + k]:
+        k += 1
+    x0, x1, y0, y1 = svc[start + k - 1], svc[start + k], svc[start + n + k - 1], svc[start + n + k]
+    return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+
+
+@njit(cache=True)
+def decode_time(svc, batch, tokens):
+    """One decode iteration of ``batch`` requests holding ``tokens`` tokens (service-model kind, service.py)."""
+    if svc[KIND] == KIND_TABLE:
+        return table_value(svc, TABLE + 2 * int(svc[PRE_N]), int(svc[DEC_N]), batch)
     return max(svc[DEC_FLOOR], svc[DEC_A] + svc[DEC_B] * tokens)
+
+
+@njit(cache=True)
+def prefill_time(svc, tokens):
+    """One prefill of ``tokens`` prompt (and recomputed) tokens."""
+    if svc[KIND] == KIND_TABLE:
+        return table_value(svc, TABLE, int(svc[PRE_N]), tokens)
+    return svc[GRAD1] * tokens
 
 
 @njit(cache=True)
@@ -150,19 +207,65 @@ def route(req_i, req_f, env_i, live, b, j, instance, t):
 
 
 @njit(cache=True)
-def _extreme_key(req_i, live, env_i, b, m, status, largest):
+def _latest_running(req_i, live, env_i, b, m):
+    """The running (prefill or decode) request of instance m routed last: the preemption victim; -1 if none."""
     best = -1
     for k in range(env_i[b, E_LIVE]):
         j = live[b, k]
-        if req_i[b, j, INST] == m and req_i[b, j, ST] == status:
-            if best < 0 or (req_i[b, j, KEY] > req_i[b, best, KEY]) == largest:
+        st = req_i[b, j, ST]
+        if req_i[b, j, INST] == m and (st == PREFILL or st == DECODE):
+            if best < 0 or req_i[b, j, KEY] > req_i[b, best, KEY]:
                 best = j
     return best
 
 
 @njit(cache=True)
+def _admitted_before(req_i, b, j, i, mode):
+    """Whether waiting request j of cluster b goes before waiting request i (module docstring, "Batching")."""
+    key_j, key_i = req_i[b, j, KEY], req_i[b, i, KEY]
+    if mode != FCFS and key_j >= 0 and key_i >= 0:
+        if mode == LEAST_WORK_LEFT and req_i[b, j, D] != req_i[b, i, D]:
+            return req_i[b, j, D] < req_i[b, i, D]
+        if mode == BIN_PACKING and req_i[b, j, P] != req_i[b, i, P]:
+            return req_i[b, j, P] > req_i[b, i, P]
+    return key_j < key_i                     # preempted (negative) keys first, then FCFS
+
+
+@njit(cache=True)
+def next_admission(req_i, live, env_i, b, m, kv_free):
+    """The waiting request of instance m to admit next (module docstring, "Batching"); -1 if none.
+
+    Preempted requests (negative key) first, oldest key first, in every mode; then the mode's order. Bin packing
+    skips never-started requests whose prompt + 1 token exceeds ``kv_free``.
+    """
+    mode = env_i[b, E_BATCHING]
+    best = -1
+    for k in range(env_i[b, E_LIVE]):
+        j = live[b, k]
+        if req_i[b, j, INST] != m or req_i[b, j, ST] != WAITING:
+            continue
+        if mode == BIN_PACKING and req_i[b, j, KEY] >= 0 and req_i[b, j, P] + 1 > kv_free:
+            continue
+        if best < 0 or _admitted_before(req_i, b, j, best, mode):
+            best = j
+    return best
+
+
+@njit(cache=True)
+def preempt(req_i, b, j):
+    """Recompute preemption: back to waiting, ahead of every never-preempted request, generated tokens kept."""
+    req_i[b, j, ST] = WAITING
+    req_i[b, j, KEY] -= PREEMPT_OFFSET
+    req_i[b, j, NPRE] += 1
+    req_i[b, j, PF] = 0
+    req_i[b, j, CHUNK] = 0
+
+
+@njit(cache=True)
 def start_iteration(svc, req_i, live, env_i, inst_kind, inst_end, b, m, clock):
     """Start instance m's next iteration at ``clock`` (prefill priority); False if it has nothing to run."""
+    if env_i[b, E_CHUNK] > 0:
+        return start_chunked_iteration(svc, req_i, live, env_i, inst_kind, inst_end, b, m, clock)
     kv, n_dec = 0, 0
     for k in range(env_i[b, E_LIVE]):
         j = live[b, k]
@@ -171,7 +274,7 @@ def start_iteration(svc, req_i, live, env_i, inst_kind, inst_end, b, m, clock):
             n_dec += 1
     admitted, prefill_tokens = 0, 0
     while n_dec + admitted < svc[MAX_BATCH]:
-        j = _extreme_key(req_i, live, env_i, b, m, WAITING, False)
+        j = next_admission(req_i, live, env_i, b, m, svc[KV_CAP] - kv)
         if j < 0:
             break
         tokens = req_i[b, j, P] + req_i[b, j, O]
@@ -183,41 +286,120 @@ def start_iteration(svc, req_i, live, env_i, inst_kind, inst_end, b, m, clock):
         prefill_tokens += tokens
     if admitted > 0:
         inst_kind[b, m] = PREFILL_IT
-        inst_end[b, m] = clock + svc[GRAD1] * prefill_tokens
+        inst_end[b, m] = clock + prefill_time(svc, prefill_tokens)
         return True
     if n_dec == 0:
         inst_kind[b, m] = IDLE
         return False
     while kv + n_dec > svc[KV_CAP] and n_dec > 1:
-        j = _extreme_key(req_i, live, env_i, b, m, DECODE, True)
-        req_i[b, j, ST] = WAITING
-        req_i[b, j, KEY] -= PREEMPT_OFFSET
-        req_i[b, j, NPRE] += 1
+        j = _latest_running(req_i, live, env_i, b, m)
         kv -= req_i[b, j, P] + req_i[b, j, O]
+        preempt(req_i, b, j)
         n_dec -= 1
     inst_kind[b, m] = DECODE_IT
-    inst_end[b, m] = clock + decode_time(svc, kv)
+    inst_end[b, m] = clock + decode_time(svc, n_dec, kv)
     return True
 
 
 @njit(cache=True)
+def start_chunked_iteration(svc, req_i, live, env_i, inst_kind, inst_end, b, m, clock):
+    """Chunked prefill (module docstring, "Chunked prefill"); False if instance m has nothing to run."""
+    budget = env_i[b, E_CHUNK]
+    kv, n_run = 0, 0
+    for k in range(env_i[b, E_LIVE]):
+        j = live[b, k]
+        st = req_i[b, j, ST]
+        if req_i[b, j, INST] == m and (st == PREFILL or st == DECODE):
+            kv += req_i[b, j, P] + req_i[b, j, O]
+            n_run += 1
+    while kv + n_run > svc[KV_CAP] and n_run > 1:
+        j = _latest_running(req_i, live, env_i, b, m)
+        kv -= req_i[b, j, P] + req_i[b, j, O]
+        preempt(req_i, b, j)
+        n_run -= 1
+    n_dec, dec_tokens = 0, 0
+    for k in range(env_i[b, E_LIVE]):
+        j = live[b, k]
+        if req_i[b, j, INST] == m and req_i[b, j, ST] == DECODE:
+            n_dec += 1
+            dec_tokens += req_i[b, j, P] + req_i[b, j, O]
+    left = max(budget - n_dec, 0)
+    chunk_tokens, attention = 0, 0.0
+    while left > 0:                          # started prefills continue, oldest key first
+        j = -1
+        for k in range(env_i[b, E_LIVE]):
+            i = live[b, k]
+            if (req_i[b, i, INST] == m and req_i[b, i, ST] == PREFILL and req_i[b, i, CHUNK] == 0
+                    and (j < 0 or req_i[b, i, KEY] < req_i[b, j, KEY])):
+                j = i
+        if j < 0:
+            break
+        c = min(req_i[b, j, P] + req_i[b, j, O] - req_i[b, j, PF], left)
+        req_i[b, j, CHUNK] = c
+        chunk_tokens += c
+        attention += c * req_i[b, j, PF]
+        left -= c
+    while left > 0 and n_run < svc[MAX_BATCH]:
+        j = next_admission(req_i, live, env_i, b, m, svc[KV_CAP] - kv - n_run)
+        if j < 0:
+            break
+        tokens = req_i[b, j, P] + req_i[b, j, O]
+        if kv + n_run + tokens + 1 > svc[KV_CAP]:
+            break
+        c = min(tokens, left)
+        req_i[b, j, ST] = PREFILL
+        req_i[b, j, PF] = 0
+        req_i[b, j, CHUNK] = c
+        kv += tokens
+        n_run += 1
+        chunk_tokens += c
+        left -= c
+    if n_dec == 0 and chunk_tokens == 0:
+        inst_kind[b, m] = IDLE
+        return False
+    duration = svc[ATTENTION] * attention
+    if n_dec > 0:
+        duration += decode_time(svc, n_dec, dec_tokens)
+    if chunk_tokens > 0:
+        duration += prefill_time(svc, chunk_tokens)
+    inst_kind[b, m] = CHUNKED_IT
+    inst_end[b, m] = clock + duration
+    return True
+
+
+@njit(cache=True)
+def _gain_token(req_i, req_f, b, j, clock):
+    """Request j gains a token at ``clock``; returns 1 if that completes it."""
+    req_i[b, j, O] += 1
+    if req_f[b, j, T_FIRST] < 0:
+        req_f[b, j, T_FIRST] = clock
+    if req_i[b, j, O] >= req_i[b, j, D]:
+        req_i[b, j, ST] = DONE
+        req_f[b, j, T_DONE] = clock
+        return 1
+    req_i[b, j, ST] = DECODE
+    return 0
+
+
+@njit(cache=True)
 def finish_iteration(req_i, req_f, live, env_i, inst_kind, inst_end, b, m):
-    """End instance m's iteration: each member gains a token; returns the number of completed requests."""
+    """End instance m's iteration: each decode member, and each prefill member whose prompt is now fully
+    prefilled, gains a token; returns the number of completed requests."""
     clock = inst_end[b, m]
-    member = PREFILL if inst_kind[b, m] == PREFILL_IT else DECODE
+    kind = inst_kind[b, m]
     completed = 0
     for k in range(env_i[b, E_LIVE]):
         j = live[b, k]
-        if req_i[b, j, INST] == m and req_i[b, j, ST] == member:
-            req_i[b, j, O] += 1
-            if req_f[b, j, T_FIRST] < 0:
-                req_f[b, j, T_FIRST] = clock
-            if req_i[b, j, O] >= req_i[b, j, D]:
-                req_i[b, j, ST] = DONE
-                req_f[b, j, T_DONE] = clock
-                completed += 1
-            else:
-                req_i[b, j, ST] = DECODE
+        if req_i[b, j, INST] != m:
+            continue
+        st = req_i[b, j, ST]
+        if kind == CHUNKED_IT and st == PREFILL and req_i[b, j, CHUNK] > 0:
+            req_i[b, j, PF] += req_i[b, j, CHUNK]
+            req_i[b, j, CHUNK] = 0
+            if req_i[b, j, PF] == req_i[b, j, P] + req_i[b, j, O]:
+                completed += _gain_token(req_i, req_f, b, j, clock)
+        elif (st == DECODE and kind != PREFILL_IT) or (st == PREFILL and kind == PREFILL_IT):
+            completed += _gain_token(req_i, req_f, b, j, clock)
     inst_kind[b, m] = IDLE
     return completed
 
@@ -256,12 +438,14 @@ def observe(svc, req_i, req_f, live, env_i, summary, obs, aux, b):
     summarise(svc, req_i, live, env_i, b, n_inst, summary)
     soonest = np.full(n_inst, np.inf)
     drain = np.zeros(n_inst)
+    for i in range(n_inst):
+        summary[i, S_STEP] = decode_time(svc, summary[i, S_ON], summary[i, S_ON_TOKENS])
     progress = -float(env_i[b, E_ARRIVED] - env_i[b, E_ROUTED])
     for k in range(env_i[b, E_LIVE]):
         j = live[b, k]
         i = req_i[b, j, INST]
         left = max(req_f[b, j, DHAT] - req_i[b, j, O], 1.0)
-        est = left * decode_time(svc, summary[i, S_ON_TOKENS])
+        est = left * summary[i, S_STEP]
         if req_i[b, j, ST] == WAITING:
             est += svc[GRAD1] * (req_i[b, j, P] + req_i[b, j, O])
         soonest[i] = min(soonest[i], est)
@@ -304,19 +488,22 @@ def arrive(req_f, env_i, b, t):
 
 @njit(cache=True)
 def reset_clusters(svc, req_i, req_f, env_i, env_f, inst_kind, inst_end, live, summary, obs, aux):
-    """Start every cluster at time 0 (request columns P, D, BKT and ARR, DHAT already filled)."""
+    """Start every cluster at time 0 (request columns P, D, BKT and ARR, DHAT, and the settings E_SJF, E_BATCHING,
+    E_CHUNK already filled)."""
     for b in range(req_i.shape[0]):
         req_i[b, :, ST] = QUEUED
         req_i[b, :, INST] = -1
         req_i[b, :, KEY] = 0
         req_i[b, :, O] = 0
         req_i[b, :, NPRE] = 0
+        req_i[b, :, PF] = 0
+        req_i[b, :, CHUNK] = 0
         req_f[b, :, T_ROUTE] = -1.0
         req_f[b, :, T_FIRST] = -1.0
         req_f[b, :, T_DONE] = -1.0
-        sjf = env_i[b, E_SJF]
+        sjf, batching, chunk = env_i[b, E_SJF], env_i[b, E_BATCHING], env_i[b, E_CHUNK]
         env_i[b, :] = 0
-        env_i[b, E_SJF] = sjf
+        env_i[b, E_SJF], env_i[b, E_BATCHING], env_i[b, E_CHUNK] = sjf, batching, chunk
         env_f[b, E_NOW] = 0.0
         inst_kind[b, :] = IDLE
         inst_end[b, :] = 0.0

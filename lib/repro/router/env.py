@@ -33,10 +33,16 @@ class EnvConfig:
     service: ServiceModel = field(default_factory=ServiceModel)
     completion_reward: float = 60.0
     sjf: bool = False           # the router queue serves the shortest job first (Min-Min) instead of FCFS
+    batching: str = "fcfs"      # instance admission order, one of cluster.BATCHING (paper Table 2)
+    chunk_budget: int = 0       # chunked prefill: max batched tokens per iteration (paper A.12: 1,024); 0 = off
 
     def __post_init__(self):
         if not isinstance(self.m, int) or self.m < 1:
             raise ValueError(f"m: expected a positive number of instances, got {self.m!r}")
+        if self.batching not in k.BATCHING:
+            raise ValueError(f"batching: expected one of {k.BATCHING}, got {self.batching!r}")
+        if not isinstance(self.chunk_budget, int) or self.chunk_budget < 0:
+            raise ValueError(f"chunk_budget: expected an int >= 0 (0 = no chunking), got {self.chunk_budget!r}")
 
 
 class VectorRouterEnv:
@@ -66,6 +72,8 @@ class VectorRouterEnv:
             self.req_i[b, :, k.P], self.req_i[b, :, k.D], self.req_i[b, :, k.BKT] = w.prompt, w.decode, w.bucket
             self.req_f[b, :, k.ARR], self.req_f[b, :, k.DHAT] = w.arrival, w.decode_estimate
         self.env_i[:, k.E_SJF] = int(self.cfg.sjf)
+        self.env_i[:, k.E_BATCHING] = k.BATCHING.index(self.cfg.batching)
+        self.env_i[:, k.E_CHUNK] = self.cfg.chunk_budget
         self.workloads = list(workloads)
         k.reset_clusters(self.svc, self.req_i, self.req_f, self.env_i, self.env_f, self.inst_kind, self.inst_end,
                          self.live, self.summary, self.obs, self.aux)

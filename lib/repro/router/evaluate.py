@@ -6,6 +6,7 @@ episodes); training episode e of replicate r: (s, "router-train", r, e).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -32,8 +33,7 @@ def rollout(env: VectorRouterEnv, policy: Callable, episode_workloads: list[Work
 
 def evaluate_router(router: Router, cfg: EnvConfig, episode_workloads: list[Workload]) -> pd.DataFrame:
     """Per-episode metrics of a classical router (its SJF preference sets the environment's queue order)."""
-    env = VectorRouterEnv(EnvConfig(cfg.m, cfg.service, cfg.completion_reward, sjf=router.sjf),
-                          len(episode_workloads))
+    env = VectorRouterEnv(replace(cfg, sjf=router.sjf), len(episode_workloads))
     router.reset(env.n_envs)
     metrics = rollout(env, router.act, episode_workloads)
     metrics.insert(0, "episode", np.arange(len(episode_workloads)))

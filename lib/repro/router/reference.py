@@ -1,8 +1,9 @@
 """Plain-Python twin of :mod:`repro.router.cluster`: one cluster, one request object each, no numba.
 
-It follows the rules of the kernel module's docstring line by line (brief 03 §2, instance model, state, reward)
-and is held equal to the batched kernels by tests/test_router_env.py; :mod:`repro.bench.router` times it as the
-"Python hold/assign loop" the kernels replace.
+It follows the rules of the kernel module's docstring line by line (brief 03 §2, instance model, state, reward;
+§3 Table 2 batching modes; chunked prefill, C4), takes its iteration times from :class:`ServiceModel`'s NumPy
+methods (an implementation separate from the kernels' table lookup) and is held equal to the batched kernels by
+tests/test_router_env.py; :mod:`repro.bench.router` times it as the "Python hold/assign loop" the kernels replace.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from repro.router.cluster import PREEMPT_OFFSET, QUEUE_CAP
+from repro.router.cluster import BATCHING, PREEMPT_OFFSET, QUEUE_CAP
 from repro.router.service import ServiceModel
 from repro.router.workload import Workload
 
@@ -29,6 +30,8 @@ class Request:
     key: int = 0
     generated: int = 0
     preemptions: int = 0
+    prefilled: int = 0              # chunked prefill: prompt + recomputed tokens prefilled so far
+    chunk: int = 0                  # chunked prefill: tokens of the running chunk
     t_route: float = -1.0
     t_first: float = -1.0
     t_done: float = -1.0
@@ -37,7 +40,7 @@ class Request:
 @dataclass
 class Instance:
     requests: list = field(default_factory=list)     # routed, unfinished requests on this instance
-    kind: str = "idle"                                # idle, prefill, decode
+    kind: str = "idle"                                # idle, prefill, decode, chunked
     end: float = 0.0
 
 
@@ -46,10 +49,14 @@ def round2(x: float) -> float:
 
 
 class ReferenceCluster:
-    """One cluster of ``m`` instances serving ``workload``; ``step(action)`` -> (obs, aux, terms, done)."""
+    """One cluster of ``m`` instances serving ``workload``; ``step(action)`` -> (obs, aux, terms, done).
+    ``sjf``, ``batching`` and ``chunk_budget`` as in :class:`repro.router.env.EnvConfig`."""
 
-    def __init__(self, service: ServiceModel, workload: Workload, m: int, sjf: bool = False):
-        self.s, self.m, self.sjf = service, m, sjf
+    def __init__(self, service: ServiceModel, workload: Workload, m: int, sjf: bool = False, batching: str = "fcfs",
+                 chunk_budget: int = 0):
+        if batching not in BATCHING:
+            raise ValueError(f"batching: expected one of {BATCHING}, got {batching!r}")
+        self.s, self.m, self.sjf, self.batching, self.chunk_budget = service, m, sjf, batching, chunk_budget
         self.requests = [Request(j, float(workload.arrival[j]), int(workload.prompt[j]), int(workload.decode[j]),
                                  int(workload.bucket[j]), float(workload.decode_estimate[j]))
                          for j in range(len(workload.arrival))]
@@ -71,23 +78,43 @@ class ReferenceCluster:
         return min(queue, key=lambda r: (r.prompt + r.dhat, r.index))
 
     # -- instances
-    def decode_time(self, tokens: float) -> float:
-        return max(self.s.decode_floor, self.s.decode_intercept + self.s.decode_slope * tokens)
+    def decode_time(self, tokens: float, batch: int) -> float:
+        return float(self.s.decode_time(tokens, batch))
+
+    def next_admission(self, inst: Instance, kv_free: float):
+        """Preempted requests first (oldest key), then the batching mode's order (cluster module docstring)."""
+        waiting = [r for r in inst.requests if r.status == "waiting"]
+        preempted = [r for r in waiting if r.key < 0]
+        if preempted:
+            return min(preempted, key=lambda r: r.key)
+        if self.batching == "bin-packing":
+            waiting = [r for r in waiting if r.prompt + 1 <= kv_free]
+        order = {"fcfs": lambda r: r.key, "least-work-left": lambda r: (r.decode, r.key),
+                 "bin-packing": lambda r: (-r.prompt, r.key)}[self.batching]
+        return min(waiting, key=order, default=None)
+
+    @staticmethod
+    def preempt(r: Request):
+        r.status, r.key = "waiting", r.key - PREEMPT_OFFSET
+        r.preemptions += 1
+        r.prefilled = r.chunk = 0
 
     def start(self, inst: Instance, clock: float) -> bool:
+        if self.chunk_budget > 0:
+            return self.start_chunked(inst, clock)
         decoding = [r for r in inst.requests if r.status == "decode"]
         kv = sum(r.prompt + r.generated for r in decoding)
-        waiting = sorted((r for r in inst.requests if r.status == "waiting"), key=lambda r: r.key)
         admitted = []
-        for r in waiting:
-            if len(decoding) + len(admitted) >= self.s.max_batch or kv + r.prompt + r.generated + 1 > self.s.kv_capacity:
+        while len(decoding) + len(admitted) < self.s.max_batch:
+            r = self.next_admission(inst, self.s.kv_capacity - kv)
+            if r is None or kv + r.prompt + r.generated + 1 > self.s.kv_capacity:
                 break
+            r.status = "prefill"
             admitted.append(r)
             kv += r.prompt + r.generated
         if admitted:
-            for r in admitted:
-                r.status = "prefill"
-            inst.kind, inst.end = "prefill", clock + self.s.grad1 * sum(r.prompt + r.generated for r in admitted)
+            inst.kind = "prefill"
+            inst.end = clock + float(self.s.prefill_time(sum(r.prompt + r.generated for r in admitted)))
             return True
         if not decoding:
             inst.kind = "idle"
@@ -95,24 +122,66 @@ class ReferenceCluster:
         decoding.sort(key=lambda r: r.key)
         while kv + len(decoding) > self.s.kv_capacity and len(decoding) > 1:
             victim = decoding.pop()
-            victim.status, victim.key = "waiting", victim.key - PREEMPT_OFFSET
-            victim.preemptions += 1
             kv -= victim.prompt + victim.generated
-        inst.kind, inst.end = "decode", clock + self.decode_time(kv)
+            self.preempt(victim)
+        inst.kind, inst.end = "decode", clock + self.decode_time(kv, len(decoding))
         return True
+
+    def start_chunked(self, inst: Instance, clock: float) -> bool:
+        s = self.s
+        running = sorted((r for r in inst.requests if r.status in ("prefill", "decode")), key=lambda r: r.key)
+        kv = sum(r.prompt + r.generated for r in running)
+        while kv + len(running) > s.kv_capacity and len(running) > 1:
+            victim = running.pop()
+            kv -= victim.prompt + victim.generated
+            self.preempt(victim)
+        decoding = [r for r in running if r.status == "decode"]
+        left = max(self.chunk_budget - len(decoding), 0)
+        chunk_tokens = pairs = 0
+        for r in (r for r in running if r.status == "prefill"):
+            if left <= 0:
+                break
+            r.chunk = min(r.prompt + r.generated - r.prefilled, left)
+            chunk_tokens, pairs, left = chunk_tokens + r.chunk, pairs + r.chunk * r.prefilled, left - r.chunk
+        n_run = len(running)
+        while left > 0 and n_run < s.max_batch:
+            r = self.next_admission(inst, s.kv_capacity - kv - n_run)
+            if r is None or kv + n_run + r.prompt + r.generated + 1 > s.kv_capacity:
+                break
+            r.status, r.prefilled, r.chunk = "prefill", 0, min(r.prompt + r.generated, left)
+            kv, n_run = kv + r.prompt + r.generated, n_run + 1
+            chunk_tokens, left = chunk_tokens + r.chunk, left - r.chunk
+        if not decoding and chunk_tokens == 0:
+            inst.kind = "idle"
+            return False
+        duration = float(s.attention_time(pairs))
+        if decoding:
+            duration += self.decode_time(sum(r.prompt + r.generated for r in decoding), len(decoding))
+        if chunk_tokens:
+            duration += float(s.prefill_time(chunk_tokens))
+        inst.kind, inst.end = "chunked", clock + duration
+        return True
+
+    @staticmethod
+    def gain_token(r: Request, clock: float) -> int:
+        r.generated += 1
+        if r.t_first < 0:
+            r.t_first = clock
+        if r.generated >= r.decode:
+            r.status, r.t_done = "done", clock
+            return 1
+        r.status = "decode"
+        return 0
 
     def finish(self, inst: Instance) -> int:
         completed = 0
         for r in inst.requests:
-            if r.status == inst.kind:
-                r.generated += 1
-                if r.t_first < 0:
-                    r.t_first = inst.end
-                if r.generated >= r.decode:
-                    r.status, r.t_done = "done", inst.end
-                    completed += 1
-                else:
-                    r.status = "decode"
+            if inst.kind == "chunked" and r.status == "prefill" and r.chunk > 0:
+                r.prefilled, r.chunk = r.prefilled + r.chunk, 0
+                if r.prefilled == r.prompt + r.generated:
+                    completed += self.gain_token(r, inst.end)
+            elif r.status == inst.kind or (r.status == "decode" and inst.kind == "chunked"):
+                completed += self.gain_token(r, inst.end)
         inst.kind = "idle"
         return completed
 
@@ -146,7 +215,7 @@ class ReferenceCluster:
             reqs = inst.requests
             running = [r for r in reqs if r.status in ("prefill", "decode")]
             kv = sum(r.prompt + r.generated for r in running)
-            per_token = self.decode_time(sum(r.prompt + r.generated for r in reqs))
+            per_token = self.decode_time(sum(r.prompt + r.generated for r in reqs), len(reqs))
             est = [max(r.dhat - r.generated, 1.0) * per_token
                    + (s.grad1 * (r.prompt + r.generated) if r.status == "waiting" else 0.0) for r in reqs]
             c = 1.0 - max(len(running) / s.max_batch, kv / s.kv_capacity)

@@ -1,6 +1,7 @@
 """repro.router.train: the per-transition-discount Double DQN equals repro.learn.dqn's when every discount is gamma and
-learns a known answer (discount 0: Q -> the action's mean reward), the variants' guidance schedules, and a short
-training run of each variant on a tiny cluster."""
+every action is legal, learns a known answer (discount 0: Q -> the action's mean reward), takes its target's argmax
+over the next state's legal actions only; only instances that can admit the head are legal, the wait only when none
+can (in exploration and the greedy policy); the variants' guidance schedules; a short training run of each variant."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,9 +11,11 @@ from repro.core.seeds import rng
 from repro.learn import dqn
 from repro.router.env import EnvConfig
 from repro.router.evaluate import workloads
+from repro.router.routers import explore_actions, legal_actions
 from repro.router.service import ServiceModel
+from repro.router.cluster import A_FITS, N_AUX
 from repro.router.train import (
-    VARIANTS, DiscountedBatch, DiscountedDoubleDQN, TrainConfig, evaluate_agent, schedule, train,
+    VARIANTS, DiscountedBatch, DiscountedDoubleDQN, TrainConfig, act_greedy, evaluate_agent, schedule, train,
 )
 
 
@@ -30,7 +33,8 @@ def test_a_constant_discount_is_exactly_double_dqn():
     for _ in range(5):
         fields = random_batch(gen)
         s_base, l_base = base.update(s_base, dqn.Batch(*fields))
-        s_ours, l_ours = ours.update(s_ours, DiscountedBatch(*fields, jnp.full(32, 0.9, jnp.float32)))
+        s_ours, l_ours = ours.update(s_ours, DiscountedBatch(*fields, jnp.full(32, 0.9, jnp.float32),
+                                                             jnp.ones((32, 2), jnp.float32)))
         assert float(l_base) == pytest.approx(float(l_ours), rel=1e-6)
     for a, b in zip(jax.tree_util.tree_leaves(s_base.online), jax.tree_util.tree_leaves(s_ours.online)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -46,9 +50,50 @@ def test_zero_discount_learns_each_actions_mean_reward():
         reward = np.where(action == 0, 1.0, -2.0) + 0.1 * gen.normal(size=64)
         obs = np.ones((64, 1), np.float32)
         batch = DiscountedBatch(jnp.asarray(obs), jnp.asarray(action), jnp.asarray(reward, jnp.float32),
-                                jnp.asarray(obs), jnp.zeros(64), jnp.zeros(64))
+                                jnp.asarray(obs), jnp.zeros(64), jnp.zeros(64), jnp.ones((64, 2)))
         state, _ = agent.update(state, batch)
     np.testing.assert_allclose(agent.q_values(state.online, jnp.ones((1, 1)))[0], [1.0, -2.0], atol=0.05)
+
+
+def test_the_target_maximises_over_the_next_states_legal_actions_only():
+    # One state looping onto itself, discount 0.5; action 1 pays 1, action 0 pays 0. Both legal next:
+    # Q(1) = 1 + 0.5 Q(1) = 2, Q(0) = 0.5 Q(1) = 1. Only action 0 legal next: Q(0) = 0.5 Q(0) = 0, Q(1) = 1.
+    cfg = dqn.Config(hidden=(), learning_rate=0.05, batch_size=64, huber_delta=10.0, target_sync_every=10)
+    agent = DiscountedDoubleDQN(cfg, 1, 2)
+    obs = jnp.ones((64, 1), jnp.float32)
+    for legal, expected in (([1.0, 1.0], [1.0, 2.0]), ([1.0, 0.0], [0.0, 1.0])):
+        state, gen = agent.init(2), rng(2, "test-router-legal")
+        for _ in range(1500):
+            action = gen.integers(0, 2, 64)
+            batch = DiscountedBatch(obs, jnp.asarray(action), jnp.asarray(action, jnp.float32), obs, jnp.zeros(64),
+                                    jnp.full(64, 0.5), jnp.tile(jnp.asarray(legal), (64, 1)))
+            state, _ = agent.update(state, batch)
+        np.testing.assert_allclose(agent.q_values(state.online, obs[:1])[0], expected, atol=0.05)
+
+
+def aux_with_fits(fits):
+    fits = np.asarray(fits, float)
+    aux = np.zeros(fits.shape + (N_AUX,))
+    aux[:, :, A_FITS] = fits
+    return aux
+
+
+def test_only_instances_with_room_are_legal_and_the_wait_only_when_none_has_room():
+    aux = aux_with_fits([[0, 0, 0], [1, 0, 0], [0, 1, 1]])
+    np.testing.assert_array_equal(legal_actions(aux), [[0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 1, 0]])
+    gen = rng(3, "test-router-explore")
+    many = np.stack([explore_actions(gen, aux) for _ in range(2000)])
+    assert set(many[:, 0]) == {3} and set(many[:, 1]) == {0}
+    assert set(many[:, 2]) == {1, 2} and abs((many[:, 2] == 1).mean() - 0.5) < 0.05     # uniform over legal
+    # a network whose favourite action is the wait: greedy waits only where waiting is legal
+    cfg = dqn.Config(hidden=())
+    agent = DiscountedDoubleDQN(cfg, 4, 4)
+    params = jax.tree_util.tree_map(jnp.zeros_like, agent.init(0).online)
+    params = jax.tree_util.tree_map(lambda p: p.at[..., 3].set(1.0) if p.ndim == 1 else p, params)
+    obs = np.zeros((4, 4))
+    obs[:3, -3] = 1.0                                              # clusters 0-2 have a queued request
+    got = act_greedy(agent, params, obs, aux_with_fits([[0, 0, 0], [1, 0, 0], [0, 0, 1], [1, 1, 1]]))
+    np.testing.assert_array_equal(got, [3, 0, 2, 3])                      # cluster 3: empty queue -> wait
 
 
 def test_schedules_of_the_three_variants():

@@ -8,12 +8,21 @@ Variants (reward r = progress + r_w completions + w_k h, discount gamma_k for th
   (HuRL's schedule, brief §2 "Guidance schedule", [paper, reading]).
 
 The per-episode discount needs a per-transition discount in the TD target, which :class:`repro.learn.dqn.DoubleDQN`
-does not have (its gamma is fixed in its Config): :class:`DiscountedDoubleDQN` overrides only its loss so the
-target is r + discount_i (1 - done) Q_target(s', argmax Q_online(s')), and the replay stores each transition's
-discount. With every discount equal to Config.gamma it is exactly DoubleDQN (tests/test_router_train.py).
+does not have (its gamma is fixed in its Config): :class:`DiscountedDoubleDQN` overrides its loss so the
+target is r + discount_i (1 - done) Q_target(s', argmax over the legal actions of s' of Q_online(s')), and the
+replay stores each transition's discount and next legal actions. With every discount equal to Config.gamma and
+every action legal it is exactly DoubleDQN (tests/test_router_train.py).
 
 Decisions [our choice]: the agent is asked only when a request is queued (with an empty queue every action is a
-wait); a transition runs from one such decision to the next (a semi-MDP): its reward is the discounted sum of the
+wait). Legal actions [our choice, the literal reading of brief §2 "routed one at a time to an instance that has
+capacity"]: the instances that can admit the head request now (aux ``A_FITS``); the wait only when none can.
+Reason (issue 15): the effect of one decision on the return is ~1e-4 of the state value (one 0.02 s wait changes
+it by ~1 request-step, and by exactly 0 while the instances are backlogged), far below the Q-network's error (the
+greedy Q-gap is ~0.04 of values ~1), so without the mask the greedy policy picks by noise: it waits until the
+instances starve, or sends most requests to one instance's queue, and leaves requests unserved at the cut. The
+mask applies to exploration, to the greedy policy and to the argmax of the Double-DQN target (each transition
+stores its next state's legal actions).
+A transition runs from one such decision to the next (a semi-MDP): its reward is the discounted sum of the
 per-step rewards in between and its discount is gamma_k^tau after tau steps, stored per transition, so steps with
 nothing to route neither flood the replay nor shorten the horizon in decisions.
 
@@ -41,6 +50,7 @@ from repro.learn import dqn
 from repro.learn.replay import ReplayBuffer
 from repro.router.env import EnvConfig, VectorRouterEnv
 from repro.router.evaluate import rollout
+from repro.router.routers import explore_actions, legal_actions
 from repro.router.workload import Workload
 
 VARIANTS = ("baseline", "aware", "guided")
@@ -55,13 +65,19 @@ class DiscountedBatch(NamedTuple):
     next_obs: jax.Array
     done: jax.Array
     discount: jax.Array
+    next_legal: jax.Array       # [n, actions] 1.0 where the action is legal in next_obs
 
 
 class DiscountedDoubleDQN(dqn.DoubleDQN):
-    """:class:`repro.learn.dqn.DoubleDQN` with a per-transition discount in the TD target (module docstring)."""
+    """:class:`repro.learn.dqn.DoubleDQN` with a per-transition discount and next-state legal actions in the TD
+    target (module docstring); ``q`` is the jitted ``q_values``."""
+
+    def __init__(self, cfg: dqn.Config, obs_dim: int, n_actions: int):
+        super().__init__(cfg, obs_dim, n_actions)
+        self.q = jax.jit(self.q_values)
 
     def loss(self, params, target, batch: DiscountedBatch):
-        best_next = jnp.argmax(self.q_values(params, batch.next_obs), axis=-1)
+        best_next = jnp.argmax(jnp.where(batch.next_legal > 0, self.q_values(params, batch.next_obs), -jnp.inf), axis=-1)
         next_q = jnp.take_along_axis(self.q_values(target, batch.next_obs), best_next[:, None], axis=-1)[:, 0]
         y = jax.lax.stop_gradient(batch.reward + batch.discount * (1.0 - batch.done) * next_q)
         q = jnp.take_along_axis(self.q_values(params, batch.obs), batch.action[:, None], axis=-1)[:, 0]
@@ -106,19 +122,20 @@ def features(obs) -> np.ndarray:
     return np.log1p(obs).astype(np.float32)
 
 
-def act_greedy(agent: DiscountedDoubleDQN, params, obs) -> np.ndarray:
-    """Greedy actions; the network is asked only for clusters with a queued request (elsewhere every action is a
-    wait, and the wait action m is returned), which saves most network calls."""
+def act_greedy(agent: DiscountedDoubleDQN, params, obs, aux) -> np.ndarray:
+    """Greedy legal actions; the network is asked only for clusters with a queued request (elsewhere every action
+    is a wait, and the wait action m is returned), which saves most network calls."""
     m = agent.n_actions - 1
     busy = obs[:, -3] > 0
     actions = np.full(len(obs), m, np.int64)
     if busy.any():
-        actions[busy] = np.asarray(agent.greedy(params, features(obs[busy])))
+        q = np.asarray(agent.q(params, features(obs[busy])))
+        actions[busy] = np.argmax(np.where(legal_actions(aux[busy]), q, -np.inf), axis=1)
     return actions
 
 
 def greedy_policy(agent: DiscountedDoubleDQN, params) -> Callable:
-    return lambda obs, aux: act_greedy(agent, params, obs)
+    return lambda obs, aux: act_greedy(agent, params, obs, aux)
 
 
 class Transitions:
@@ -141,13 +158,14 @@ class Transitions:
         self.reward[where] += self.discount[where] * reward[where]
         self.discount[where] *= gamma[where]
 
-    def close(self, where, next_x, done, buffer: ReplayBuffer) -> int:
-        """Store the open transitions of clusters ``where`` (ending in ``next_x``); returns how many."""
+    def close(self, where, next_x, next_legal, done, buffer: ReplayBuffer) -> int:
+        """Store the open transitions of clusters ``where`` (ending in ``next_x`` with legal actions ``next_legal``);
+        returns how many."""
         where = where & self.is_open
         if where.any():
             buffer.add({"obs": self.obs[where], "action": self.action[where], "reward": self.reward[where],
                         "next_obs": next_x[where], "done": done[where].astype(np.float32),
-                        "discount": self.discount[where]})
+                        "discount": self.discount[where], "next_legal": next_legal[where].astype(np.float32)})
             self.is_open[where] = False
         return int(where.sum())
 
@@ -167,29 +185,29 @@ def train(variant: str, env_cfg: EnvConfig, cfg: TrainConfig, round_workloads: C
     gen = rng(seed, "router-explore", variant, replicate)
     buffer = ReplayBuffer(cfg.dqn.replay_capacity, {
         "obs": ((env.obs_dim,), np.float32), "action": ((), np.int32), "reward": ((), np.float32),
-        "next_obs": ((env.obs_dim,), np.float32), "done": ((), np.float32), "discount": ((), np.float32)})
+        "next_obs": ((env.obs_dim,), np.float32), "done": ((), np.float32), "discount": ((), np.float32),
+        "next_legal": ((env.n_actions,), np.float32)})
     history, pending = [], 0
     for r in range(cfg.episodes // cfg.parallel):
         episode = r * cfg.parallel + 1 + np.arange(cfg.parallel)
         eps = np.array([float(dqn.epsilon(cfg.dqn, k - 1)) for k in episode])
         env.guidance_weight, discount = schedule(variant, episode, cfg.dqn.gamma, cfg.beta_d)
-        obs, _ = env.reset(round_workloads(r))
-        x, returns = features(obs), np.zeros(cfg.parallel)
+        obs, info = env.reset(round_workloads(r))
+        x, legal, returns = features(obs), legal_actions(info["aux"]), np.zeros(cfg.parallel)
         open_ = Transitions(cfg.parallel, env.obs_dim)
         while not env.finished.all():
             active = ~env.finished
             decide = active & (obs[:, -3] > 0)
             explore = gen.random(cfg.parallel) < eps
-            actions = np.where(explore, gen.integers(0, env.n_actions, cfg.parallel),
-                               act_greedy(agent, state.online, obs))
+            actions = np.where(explore, explore_actions(gen, info["aux"]), act_greedy(agent, state.online, obs, info["aux"]))
             actions = np.where(decide, actions, env.m)
-            pending += open_.close(decide, x, np.zeros(cfg.parallel, bool), buffer)
+            pending += open_.close(decide, x, legal, np.zeros(cfg.parallel, bool), buffer)
             open_.open(decide, x, actions)
-            obs, reward, terminated, truncated, _ = env.step(actions)
-            x = features(obs)
+            obs, reward, terminated, truncated, info = env.step(actions)
+            x, legal = features(obs), legal_actions(info["aux"])
             returns += np.where(active, reward, 0.0)
             open_.accumulate(active, cfg.reward_scale * reward, discount)
-            pending += open_.close(terminated | truncated, x, terminated, buffer)
+            pending += open_.close(terminated | truncated, x, legal, terminated, buffer)
             while pending >= cfg.update_every and len(buffer) >= cfg.dqn.batch_size:
                 pending -= cfg.update_every
                 state, _ = agent.update(state, DiscountedBatch(**buffer.sample(gen, cfg.dqn.batch_size)))

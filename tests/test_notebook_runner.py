@@ -125,7 +125,8 @@ def test_outputs_are_readable_by_others(repo):
         assert path.stat().st_mode & 0o666 == umask_mode(0o666), path.name
 
 
-SLOW_BODY = NOTEBOOK_BODY.replace('if fail:', 'import time\ntime.sleep(600)\nif fail:')
+SLOW_BODY = NOTEBOOK_BODY.replace('if fail:', 'import time\nPath(out_dir, "sleeping").touch()\ntime.sleep(600)\nif fail:')
+"""The demo's body, told to mark its work folder and sleep: the test interrupts the kernel inside that cell."""
 
 
 @pytest.mark.slow
@@ -142,9 +143,9 @@ def test_an_interrupted_run_leaves_the_previous_outputs_and_no_stray_folders(rep
               "r.run_notebook('demo', p, Path(sys.argv[1]), Path(sys.argv[2]), progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", script, str(out), str(repo)], start_new_session=True)
     deadline = time.monotonic() + 120
-    while not list((repo / "paper").glob(".demo.new-*/demo.ipynb")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(3)  # the kernel is inside the sleeping cell
+    while not list((repo / "paper").glob(".demo.new-*/sleeping")) and time.monotonic() < deadline:
+        time.sleep(0.2)   # wait until the kernel is inside the sleeping cell, however slow its start under load
+    assert time.monotonic() < deadline, "the slow notebook never reached its sleeping cell"
     os.killpg(proc.pid, sig)
     proc.wait(timeout=60)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before

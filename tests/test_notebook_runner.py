@@ -141,7 +141,10 @@ def test_an_interrupted_run_leaves_the_previous_outputs_and_no_stray_folders(rep
     script = ("import sys; from pathlib import Path; from repro import notebook as r; "
               "p = dict(scale='full', seed=0, n=10, rate=0.5, fail=False); "
               "r.run_notebook('demo', p, Path(sys.argv[1]), Path(sys.argv[2]), progress=False)")
-    proc = subprocess.Popen([sys.executable, "-c", script, str(out), str(repo)], start_new_session=True)
+    # SIGINT back to its default: a shell without job control starts background jobs (and so this test's
+    # run) with SIGINT ignored, which the child would inherit
+    proc = subprocess.Popen([sys.executable, "-c", script, str(out), str(repo)], start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list((repo / "paper").glob(".demo.new-*/sleeping")) and time.monotonic() < deadline:
         time.sleep(0.2)   # wait until the kernel is inside the sleeping cell, however slow its start under load

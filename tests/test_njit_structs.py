@@ -7,8 +7,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from numba import njit
+
 from repro.core.njit_structs import (
-    heap_push, heap_remove, heap_sift, list_insert_before, list_push_back, list_push_front, list_unlink,
+    heap_push, heap_remove, heap_sift, heap_storage, list_insert_before, list_push_back, list_push_front,
+    list_unlink,
 )
 
 N_LISTS, N_ITEMS = 3, 12
@@ -66,9 +69,49 @@ heap_ops = st.lists(st.tuples(st.sampled_from(["push", "remove", "rekey", "pop"]
                               st.integers(0, N_ITEMS - 1), st.integers(-3, 3)), max_size=80)
 
 
+def _at(s, tag, row, x):
+    return s[0][row, x]
+
+
+def _put(s, tag, row, x, item):
+    s[0][row, x] = item
+    s[1][item] = x
+
+
+def _slot(s, tag, row, item):
+    return s[1][item]
+
+
+def _clear_slot(s, tag, row, item):
+    s[1][item] = -1
+
+
+def _key(s, tag, row, item):
+    return s[2][item]
+
+
+#: heaps in the rows of one table, one position array shared by all, keys by item: (heaps, pos, key)
+ROWS = heap_storage("tests.rows", _at, _put, _slot, _clear_slot, _key)
+
+
+@njit
+def push(s, row, n, item):
+    return heap_push(s, ROWS, row, n, item)
+
+
+@njit
+def remove(s, row, n, item):
+    return heap_remove(s, ROWS, row, n, item)
+
+
+@njit
+def sift(s, row, n, x):
+    heap_sift(s, ROWS, row, n, x)
+
+
 def check_heap(heap, n, pos, key, members):
     """Slots and positions agree, the heap property holds, and the members are exactly ``members``."""
-    assert sorted(int(x) for x in heap[:n]) == sorted(members) and (heap[n:] == -1).all()
+    assert sorted(int(x) for x in heap[:n]) == sorted(members)
     for x in range(n):
         assert pos[heap[x]] == x
         if x > 0:
@@ -87,19 +130,19 @@ def test_heaps_pop_in_key_then_item_order(sequence, key_dtype):
     for op, k, x, v in sequence:
         if op == "push" and x not in owner:
             key[x] = v
-            sizes[k] = heap_push(heaps[k], sizes[k], pos, key, x)
+            sizes[k] = push((heaps, pos, key), k, sizes[k], x)
             owner[x] = k
         elif op == "remove" and x in owner:
             j = owner.pop(x)
-            sizes[j] = heap_remove(heaps[j], sizes[j], pos, key, x)
+            sizes[j] = remove((heaps, pos, key), j, sizes[j], x)
             assert pos[x] == -1
         elif op == "rekey" and x in owner:
             key[x] = v
-            heap_sift(heaps[owner[x]], sizes[owner[x]], pos, key, pos[x])
+            sift((heaps, pos, key), owner[x], sizes[owner[x]], pos[x])
         elif op == "pop" and sizes[k] > 0:
             expected = min((key[y], y) for y, j in owner.items() if j == k)[1]
             assert heaps[k, 0] == expected
-            sizes[k] = heap_remove(heaps[k], sizes[k], pos, key, heaps[k, 0])
+            sizes[k] = remove((heaps, pos, key), k, sizes[k], heaps[k, 0])
             del owner[expected]
         for j in range(N_LISTS):
             check_heap(heaps[j], sizes[j], pos, key, [y for y, o in owner.items() if o == j])

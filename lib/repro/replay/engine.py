@@ -34,7 +34,7 @@ from numba.core.errors import NumbaExperimentalFeatureWarning
 from numba.experimental import structref
 
 from repro.core.njit_structs import (
-    heap_push, heap_remove, heap_sift, list_insert_before, list_push_back, list_push_front, list_unlink,
+    heap_push, heap_remove, heap_sift, heap_storage, list_insert_before, list_push_back, list_push_front, list_unlink,
 )
 from repro.replay.state import (
     ACTIVE, CF_NOW, CF_THINK, CF_TIMEOUT, CLUSTER_TYPE, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND,
@@ -112,18 +112,92 @@ def grow_engine_state(es: EngineState, cap: int) -> EngineState:
 
 
 # ================================================================== the three heaps (repro.core.njit_structs)
+# Each heap's accessors are straight-line code (njit_structs says why). The state is the EngineRef, and for the
+# released calls the pair (ClusterRef, EngineRef): their key is the request's arrival column. ``row`` is the
+# instance for the finish heaps and unused by the other two.
+def _ev_at(s, tag, row, x):
+    return s.ev_heap[x]
+
+
+def _ev_put(s, tag, row, x, item):
+    s.ev_heap[x] = item
+    s.ev_pos[item] = x
+
+
+def _ev_slot(s, tag, row, item):
+    return s.ev_pos[item]
+
+
+def _ev_clear_slot(s, tag, row, item):
+    s.ev_pos[item] = -1
+
+
+def _ev_key(s, tag, row, item):
+    return s.ev_time[item]
+
+
+def _fin_at(s, tag, row, x):
+    return s.fin[row, x]
+
+
+def _fin_put(s, tag, row, x, item):
+    s.fin[row, x] = item
+    s.heap_pos[item] = x
+
+
+def _req_slot(s, tag, row, item):
+    return s.heap_pos[item]
+
+
+def _req_clear_slot(s, tag, row, item):
+    s.heap_pos[item] = -1
+
+
+def _fin_key(s, tag, row, item):
+    return s.fin_key[item]
+
+
+def _rel_at(s, tag, row, x):
+    return s[1].rel_heap[x]
+
+
+def _rel_put(s, tag, row, x, item):
+    s[1].rel_heap[x] = item
+    s[1].heap_pos[item] = x
+
+
+def _rel_slot(s, tag, row, item):
+    return s[1].heap_pos[item]
+
+
+def _rel_clear_slot(s, tag, row, item):
+    s[1].heap_pos[item] = -1
+
+
+def _rel_key(s, tag, row, item):
+    return s[0].reqf[item, RF_ARRIVAL]
+
+
+#: instances by next event time; per instance (row), decoding requests by finishing step; released closed-loop
+#: calls by release time
+EVENTS = heap_storage("replay.engine.events", _ev_at, _ev_put, _ev_slot, _ev_clear_slot, _ev_key)
+FINISHES = heap_storage("replay.engine.finishes", _fin_at, _fin_put, _req_slot, _req_clear_slot, _fin_key)
+RELEASES = heap_storage("replay.engine.releases", _rel_at, _rel_put, _rel_slot, _rel_clear_slot, _rel_key)
+
+
 @njit(cache=True)
 def set_event(es, i, t):
     """Schedule instance i's next event at t (inf removes it)."""
     es.ev_time[i] = t
     x = es.ev_pos[i]
+    n = es.ints[E_EV_N]
     if t == np.inf:
         if x >= 0:
-            es.ints[E_EV_N] = heap_remove(es.ev_heap, es.ints[E_EV_N], es.ev_pos, es.ev_time, i)
+            es.ints[E_EV_N] = heap_remove(es, EVENTS, 0, n, i)
     elif x < 0:
-        es.ints[E_EV_N] = heap_push(es.ev_heap, es.ints[E_EV_N], es.ev_pos, es.ev_time, i)
+        es.ints[E_EV_N] = heap_push(es, EVENTS, 0, n, i)
     else:
-        heap_sift(es.ev_heap, es.ints[E_EV_N], es.ev_pos, es.ev_time, x)
+        heap_sift(es, EVENTS, 0, n, x)
 
 
 @njit(cache=True)
@@ -131,25 +205,24 @@ def _fin_push(cl, es, i, r):
     """r joins instance i's decode batch; it finishes o - 1 decode steps after its join (the prefill emitted the
     first of its o output tokens): the epoch-independent step count ``fin_key[r]``."""
     es.fin_key[r] = cl.req[r, RQ_JOIN] + cl.req[r, RQ_OUTPUT] - 1
-    es.fin_n[i] = heap_push(es.fin[i], es.fin_n[i], es.heap_pos, es.fin_key, r)
+    es.fin_n[i] = heap_push(es, FINISHES, i, es.fin_n[i], r)
 
 
 @njit(cache=True)
 def _fin_remove(es, i, r):
-    es.fin_n[i] = heap_remove(es.fin[i], es.fin_n[i], es.heap_pos, es.fin_key, r)
+    es.fin_n[i] = heap_remove(es, FINISHES, i, es.fin_n[i], r)
 
 
 @njit(cache=True)
 def _rel_push(cl, es, t, r):
     """Closed loop: call r is released at t (its arrival time)."""
     cl.reqf[r, RF_ARRIVAL] = t
-    es.ints[E_REL_N] = heap_push(es.rel_heap, es.ints[E_REL_N], es.heap_pos, cl.reqf[:, RF_ARRIVAL], r)
+    es.ints[E_REL_N] = heap_push((cl, es), RELEASES, 0, es.ints[E_REL_N], r)
 
 
 @njit(cache=True)
 def _rel_pop(cl, es):
-    es.ints[E_REL_N] = heap_remove(es.rel_heap, es.ints[E_REL_N], es.heap_pos, cl.reqf[:, RF_ARRIVAL],
-                                   es.rel_heap[0])
+    es.ints[E_REL_N] = heap_remove((cl, es), RELEASES, 0, es.ints[E_REL_N], es.rel_heap[0])
 
 
 # ================================================================== shared request bookkeeping

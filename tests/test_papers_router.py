@@ -33,6 +33,13 @@ def test_bad_parameters_are_named():
         assert name in str(err.value)
 
 
+def test_chunked_setting_without_its_unchunked_base_is_named():
+    params = dataclasses.asdict(papers.load_config("router", scale="smoke"))
+    params.update(settings=["a100-n4-chunked"])
+    with pytest.raises(ParameterError, match="'a100-n4-chunked' is compared with RR of 'a100-n4'"):
+        paper.Config.from_params(params)
+
+
 def test_isolated_service_time_equals_a_lone_request_in_the_cluster():
     cfg = tiny_config()
     env_cfg = paper.env_config(cfg)

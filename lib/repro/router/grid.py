@@ -170,8 +170,13 @@ def routing_vs_batching(grid: pd.DataFrame, column: str = "e2e_total", scenarios
     return pd.DataFrame(rows)
 
 
-def plot_grid(ax, grid: pd.DataFrame, column: str = "e2e_total", title: str = "") -> None:
-    """fig04: grouped bars of ``column`` per scenario, one bar per (batching, router) cell present in ``grid``."""
+AXIS_LABELS = {"e2e_total": "total E2E latency (s)", "e2e_mean": "mean E2E latency (s)", "makespan": "makespan (s)",
+               "preemptions": "preemptions"}
+
+
+def plot_grid(ax, grid: pd.DataFrame, column: str = "e2e_total", title: str = "", legend: bool = True) -> None:
+    """fig04: grouped bars of ``column`` per scenario, one bar per (batching, router) cell present in ``grid``
+    (``legend=False`` for all but one panel of a figure whose panels share their cells)."""
     cells = list(dict.fromkeys(zip(grid["batching"], grid["router"])))
     scenarios = list(dict.fromkeys(grid["scenario"]))
     width = 0.8 / len(cells)
@@ -182,6 +187,7 @@ def plot_grid(ax, grid: pd.DataFrame, column: str = "e2e_total", title: str = ""
                edgecolor="k", linewidth=0.3)
     ax.set_xticks(np.arange(len(scenarios)), scenarios)
     ax.set_xlabel("scenario")
-    ax.set_ylabel("total E2E latency (s)" if column == "e2e_total" else column)
+    ax.set_ylabel(AXIS_LABELS.get(column, column))
     ax.set_title(title)
-    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    if legend:
+        ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))

@@ -19,7 +19,7 @@ def tiny_config(**changes):
     cfg = papers.load_config("router", scale="smoke")
     small = dict(n_instances=2, n_requests=40, rate=8.0, kv_capacity=3000, n_train_seeds=2, train_episodes=2,
                  parallel_episodes=2, explore_episodes=1, eval_episodes=3, batch_size=32, update_every=4,
-                 settings=("a100-n4", "a100-n4-chunked", "v100-n8"), grid_requests=16, grid_seeds=2,
+                 settings=("a100-n4", "a100-n4-chunked", "v100-n8", "azure-proxy"), grid_requests=16, grid_seeds=2,
                  placement_seeds=2)
     return dataclasses.replace(cfg, **{**small, **changes})
 
@@ -66,7 +66,7 @@ def test_a_tiny_run_covers_every_method_and_decides_claims_from_numbers(tiny_run
     methods = set(results.evaluation["method"])
     assert methods == {"RR", "JSQ", "MCU", "Min-Min", "Heuristic", "Random", *paper.NAMES.values()}
     rl = results.evaluation[results.evaluation["method"].isin(paper.NAMES.values())]
-    assert len(rl) == 4 * 3 * cfg.n_train_seeds * cfg.eval_episodes
+    assert len(rl) == len(paper.SETTINGS) * 3 * cfg.n_train_seeds * cfg.eval_episodes
     assert set(results.evaluation["setting"]) == set(paper.SETTINGS)
     assert set(results.grid["grid_seed"]) == {0, 1} and len(results.placements) == 2 * 2 ** 8
     assert sorted(results.training["episode"].unique()) == [1, 2]
@@ -76,8 +76,14 @@ def test_a_tiny_run_covers_every_method_and_decides_claims_from_numbers(tiny_run
     for claim in claims:
         assert claim["status"] == status_of(claim)
     statuses = {c["id"]: c["status"] for c in claims}
-    assert statuses["C9"] == "cannot"
-    assert {"C3", "C4-RR-chunking", "C4-WG", "C5", "C7", "C8-best-random", "C8-worst-random"} <= set(statuses)
+    assert statuses["C9"] == statuses["C6"] == "cannot"
+    assert {"C3", "C4-RR-chunking", "C4-WG", "C5", "C6-proxy", "C6-proxy-vs-C3", "C7", "C8-best-random",
+            "C8-worst-random"} <= set(statuses)
+    proxy = paper.extra(results, cfg)["proxy"]
+    assert 0.0 <= proxy["forest_accuracy_ci"][0] <= proxy["forest_accuracy"] <= proxy["forest_accuracy_ci"][1] <= 1.0
+    assert paper.extra(results, dataclasses.replace(cfg, settings=()))["proxy"] is not None   # from the results
+    no_proxy = paper.proxy_claims(results, dataclasses.replace(cfg, settings=("a100-n4",)))
+    assert [c["id"] for c in no_proxy] == ["C6"]
     # a regime the run cannot meet turns every measured claim not-testable
     strict = dataclasses.replace(cfg, min_load_ratio=1e6)
     assert {c["status"] for c in paper.claims(results, strict)

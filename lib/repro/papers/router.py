@@ -9,7 +9,9 @@ What runs (brief §1 C1-C5, C7, C8, C10; §2 Method; §3 Baselines; §5 workload
   :mod:`repro.replay.engine`.
 * **Settings** (:data:`SETTINGS`): the headline (C1, C2, C10: V100-like, ``n_instances`` at ``rate``), A100 at
   80 req/s (C3), the same with chunked prefill at 1,024 tokens (C4), 8 V100-like instances with twice the requests
-  at 40 req/s (C5). Each runs the classical routers and trains the three RL routers from scratch.
+  at 40 req/s (C5), and the A100 chunked cluster on the public Azure 2023 trace with its RandomForest predictor
+  (C6 proxy, :mod:`repro.router.proxy`: 4,000-request windows at 80 req/s, paper A.12's protocol). Each runs the
+  classical routers and trains the three RL routers from scratch.
 * **Workload** (:mod:`repro.router.workload`): the 5-task synthetic mix calibrated to paper Table 1, Poisson
   arrivals, the emulated output-length predictor at the paper's per-task accuracy (or the oracle). C4's chunked
   and unchunked runs share their workloads (paired).
@@ -25,10 +27,12 @@ What runs (brief §1 C1-C5, C7, C8, C10; §2 Method; §3 Baselines; §5 workload
   ``grid_seeds`` workload draws; **C8** (:mod:`repro.router.placement`): all 2^8 placements of 8 requests on 2
   instances, ``placement_seeds`` workload draws; fig01 (:mod:`repro.router.mixing`): the mixing example of §4.3.
 
-Not run here: C6 (the proxy trace and its RF predictor); C9 cannot be measured (no prompt texts).
+C6 (the private Cloud-X hour) and C9 (DistilBERT on the paper's prompts) cannot be measured; their proxies run on
+the public trace (C9: the forest's held-out accuracy, reported without a target).
 """
 from __future__ import annotations
 
+import functools
 import textwrap
 from dataclasses import dataclass, replace
 
@@ -37,10 +41,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from repro import report
+from repro.core.seeds import rng
 from repro.learn import dqn
 from repro.papers.config import PaperConfig, check_fraction, check_positive
 from repro.router import grid as table2
-from repro.router import mixing, placement
+from repro.router import mixing, placement, proxy
 from repro.router.env import EnvConfig
 from repro.router.evaluate import evaluate_router, workloads
 from repro.router.routers import CLASSICAL, RandomLegal
@@ -50,8 +55,9 @@ from repro.router.workload import MAX_DECODE, MEAN_DECODE, MEAN_PROMPT, TASKS, c
 
 PAPER = "arXiv:2408.13510"
 SLUG = "router"
-DATASETS = ("sageserve-perf",)
-"""The A100 Llama-3.1-8B latency table (C3, C4); the synthetic mix is calibrated to paper Table 1."""
+DATASETS = ("sageserve-perf", proxy.DATASET)
+"""The A100 Llama-3.1-8B latency table (C3, C4, C6 proxy) and the Azure 2023 trace (C6, C9 proxies); the synthetic
+mix is calibrated to paper Table 1."""
 PREDICTORS = ("paper", "oracle")
 PAPER_IMPROVEMENT = {"Baseline RL": 4.35, "Workload-Aware RL": 7.79, "Workload-Guided RL": 11.43, "JSQ": 0.46,
                      "MCU": 2.60, "Min-Min": 1.50}
@@ -59,8 +65,10 @@ PAPER_IMPROVEMENT = {"Baseline RL": 4.35, "Workload-Aware RL": 7.79, "Workload-G
 PAPER_SETTING_IMPROVEMENT = {
     "a100-n4": {"Baseline RL": 3.15, "Workload-Aware RL": 6.74, "Workload-Guided RL": 10.71},
     "a100-n4-chunked": {"RR": 0.45, "Baseline RL": 3.11, "Workload-Aware RL": 6.96, "Workload-Guided RL": 11.06},
-    "v100-n8": {"Baseline RL": 5.84, "Workload-Aware RL": 6.64, "Workload-Guided RL": 11.62}}
-"""Improvement over RR without chunking (%): paper Table 3 rows 1-8 (C3, C4) and A.11 (C5)."""
+    "v100-n8": {"Baseline RL": 5.84, "Workload-Aware RL": 6.64, "Workload-Guided RL": 11.62},
+    "azure-proxy": {"Baseline RL": 2.28, "Workload-Aware RL": 4.39, "Workload-Guided RL": 7.84}}
+"""Improvement over RR without chunking (%): paper Table 3 rows 1-8 (C3, C4), A.11 (C5); over RR with chunking on
+the private Cloud-X hour, A.12 (C6; our proxy trace is another workload, the marks are for orientation)."""
 MIN_SERVED_SHARE = 0.99   # regime "the policy learns" [our choice]: every classical router serves all requests
 PAPER_ROUTER_WAIT = {"Baseline RL": 0.59, "Workload-Aware RL": 4.41, "Workload-Guided RL": 2.05}
 """Mean router wait (s) [paper §6.1, Fig 5c]."""
@@ -77,6 +85,7 @@ class Setting:
     rate: float | None = None
     chunk_budget: int = 0              # chunked prefill token budget (0: off)
     workload: str = ""                 # settings with the same workload key share their episodes ("": own name)
+    trace: str = ""                    # "": the synthetic 5-task mix; "azure-2023": windows of the proxy trace
 
 
 HEADLINE = "v100-n4"
@@ -85,8 +94,11 @@ SETTINGS = {
     "a100-n4": Setting("A100 Llama-3.1-8B, 4 instances, 80 req/s (C3)", "a100", 4, 1, 80.0),
     "a100-n4-chunked": Setting("A100, chunked prefill 1,024 tokens (C4)", "a100", 4, 1, 80.0, 1024, "a100-n4"),
     "v100-n8": Setting("V100-like, 8 instances, 2x requests at 40 req/s (C5)", "v100", 8, 2, 40.0),
+    "azure-proxy": Setting("Azure 2023 proxy trace, A100, chunked, 2x requests at 80 req/s (C6 proxy)", "a100", 4,
+                           2, 80.0, 1024, trace="azure-2023"),
 }
-"""Brief §1: C3 (Table 3 rows 1-4), C4 (rows 5-8, A.12's 1,024-token budget), C5 (A.11: 4,000 requests)."""
+"""Brief §1: C3 (Table 3 rows 1-4), C4 (rows 5-8, A.12's 1,024-token budget), C5 (A.11: 4,000 requests), C6 proxy
+(A.12's protocol on the public trace)."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +170,8 @@ class Results:
     """evaluation: one row per setting x method x replicate x evaluation episode (episode_metrics columns);
     training: one row per setting x variant x replicate x training episode; calibration: the task mix fit;
     isolated: per setting, the mean isolated service time of its evaluation requests; grid: the Table 2 cells per
-    grid seed; placements: every placement per placement seed; mixing: the fig01 curves."""
+    grid seed; placements: every placement per placement seed; mixing: the fig01 curves; proxy: the proxy trace's
+    summary and its forest's scores (None when the proxy setting did not run)."""
     evaluation: pd.DataFrame
     training: pd.DataFrame
     calibration: pd.DataFrame
@@ -166,6 +179,7 @@ class Results:
     grid: pd.DataFrame
     placements: pd.DataFrame
     mixing: pd.DataFrame
+    proxy: dict | None
 
 
 def settings_of(cfg: Config) -> list[str]:
@@ -214,8 +228,20 @@ def _workload_key(setting: str) -> tuple:
 
 
 def setting_workloads(cfg: Config, setting: str, purpose: tuple, episodes):
+    if SETTINGS[setting].trace:
+        data = proxy_data(cfg.seed)
+        return [proxy.window_workload(data.pool, data.predictor, n_requests(cfg, setting), rate(cfg, setting),
+                                      env_config(cfg, setting).service, rng(cfg.seed, *purpose, setting, int(e)))
+                for e in episodes]
     return workloads(env_config(cfg, setting), n_requests(cfg, setting), rate(cfg, setting), cfg.seed,
                      purpose + _workload_key(setting), episodes, accuracy(cfg))
+
+
+@functools.cache
+def proxy_data(seed: int) -> proxy.ProxyData:
+    """The proxy trace, its held-out half (the episodes' pool) and the forest fitted on the other half, once per
+    process and seed."""
+    return proxy.prepare(int(rng(seed, "router-proxy-forest").integers(2**31)))
 
 
 def eval_workloads(cfg: Config, setting: str = HEADLINE):
@@ -275,7 +301,19 @@ def run(cfg: Config) -> Results:
         training.append(hist)
     return Results(pd.concat(evaluation, ignore_index=True), pd.concat(training, ignore_index=True),
                    pd.DataFrame(calibration(env_config(cfg).service)).drop(columns="heavy_threshold_tokens"),
-                   isolated, run_grid(cfg), run_placements(cfg), mixing.mixing_effect(mixing.MixingConfig()))
+                   isolated, run_grid(cfg), run_placements(cfg), mixing.mixing_effect(mixing.MixingConfig()),
+                   proxy_results(cfg))
+
+
+def proxy_results(cfg: Config) -> dict | None:
+    """The proxy trace's summary and the forest's held-out scores (C9 proxy), when the proxy setting runs."""
+    if not any(SETTINGS[s].trace for s in cfg.settings):
+        return None
+    data = proxy_data(cfg.seed)
+    p = data.predictor
+    return {"summary": proxy.summary(data.trace), "accuracy": report.mean_interval(p.correct.astype(float)),
+            "bucket0_share": p.bucket0_share, "majority_accuracy": p.majority_accuracy, "confusion": p.confusion,
+            "trace": data.trace}
 
 
 def _evaluation(results: Results, setting: str) -> pd.DataFrame:
@@ -485,11 +523,36 @@ def small_claims(results: Results, cfg: Config) -> list[dict]:
                              unit="%", evidence="fig02_assignment_enumeration.png")]
 
 
+def proxy_claims(results: Results, cfg: Config) -> list[dict]:
+    """C6 (cannot) and, when the proxy setting ran, its proxy: the direction of the Workload-Guided gain on the
+    public trace, and that it is smaller than on the synthetic A100 mix (C3; the paper: gains shrink when prompts
+    outweigh decodes)."""
+    out = [report.cannot("C6", "Cloud-X production hour: Workload-Guided RL improves mean E2E over RR", "7.84%",
+                         "the Cloud-X trace is private; its proxy is the public Azure 2023 trace (C6-proxy)")]
+    if "azure-proxy" not in cfg.settings:
+        return out
+    wg = _values(improvements(results, "azure-proxy"), NAMES["guided"])
+    regime = regimes(results, cfg, "azure-proxy") + learned(results, cfg, "guided", setting="azure-proxy")
+    out.append(report.direction("C6-proxy", "Azure 2023 proxy, A100 chunked: Workload-Guided RL improves mean E2E "
+                                "over RR (%)", "7.84% (Cloud-X)", report.mean_interval(wg), regime, unit="%",
+                                evidence="fig09_settings.png"))
+    if "a100-n4" in cfg.settings:
+        wg_c3 = _values(improvements(results, "a100-n4"), NAMES["guided"])
+        out.append(report.direction(
+            "C6-proxy-vs-C3", "Workload-Guided RL gains less on the proxy trace than on the synthetic A100 mix "
+            "(C3 minus proxy, improvement points)", "10.71 vs 7.84%", report.mean_difference(wg_c3, wg),
+            regime + regimes(results, cfg, "a100-n4") + learned(results, cfg, "guided", setting="a100-n4"),
+            unit="points", evidence="fig09_settings.png"))
+    return out
+
+
 def claims(results: Results, cfg: Config) -> list[dict]:
-    return headline_claims(results, cfg) + setting_claims(results, cfg) + small_claims(results, cfg) + [
+    return headline_claims(results, cfg) + setting_claims(results, cfg) + small_claims(results, cfg) + proxy_claims(
+        results, cfg) + [
         report.cannot("C9", "DistilBERT output-bucket predictor accuracy", "79.15%",
                       "no prompt texts or Llama-2 responses of the paper's mix are public; the predictor is "
-                      "emulated at the paper's per-task accuracy")]
+                      "emulated at the paper's per-task accuracy (the proxy trace's RandomForest accuracy is "
+                      "reported without a target in extra.proxy)")]
 def extra(results: Results, cfg: Config) -> dict:
     per_method = results.evaluation.groupby(["setting", "method"], sort=False)[
         ["e2e_mean", "e2e_p95", "ttft_mean", "tbt_mean", "router_wait_mean", "instance_wait_mean", "preemptions",
@@ -507,7 +570,22 @@ def extra(results: Results, cfg: Config) -> dict:
             "placement": placement_gaps(results.placements).to_dict(orient="list"),
             "mixing_end_s": {"alone": float(results.mixing["alone"].iloc[-1]),
                              "mixed": float(results.mixing["mixed"].iloc[-1]),
-                             "paper": {"alone": mixing.PAPER_ALONE, "mixed": mixing.PAPER_MIXED}}}
+                             "paper": {"alone": mixing.PAPER_ALONE, "mixed": mixing.PAPER_MIXED}},
+            "proxy": proxy_extra(results)}
+
+
+def proxy_extra(results: Results) -> dict | None:
+    """C9 proxy (no target): the forest's held-out accuracy with its interval, beside the paper's production
+    numbers (79 %, 68.44 % of requests in bucket 0) and the trace's summary (C6: Cloud-X's 5,526.64 / 112.69)."""
+    if results.proxy is None:
+        return None
+    acc = results.proxy["accuracy"]
+    return {"forest_accuracy": acc.effect, "forest_accuracy_ci": [acc.low, acc.high], "held_out_requests": acc.n,
+            "bucket0_share": results.proxy["bucket0_share"], "majority_accuracy": results.proxy["majority_accuracy"],
+            "confusion": results.proxy["confusion"].tolist(), "paper": {"forest_accuracy": 0.79, "bucket0_share":
+                                                                        0.6844, "mean_prompt": 5526.64,
+                                                                        "mean_decode": 112.69},
+            "summary": results.proxy["summary"].to_dict(orient="list")}
 
 
 def limitations(cfg: Config) -> list[str]:
@@ -568,8 +646,12 @@ def limitations(cfg: Config) -> list[str]:
         "requests.",
         "fig01 mixing example: joiners arrive at the first request's 50th, 100th, ... token (none at 0); our "
         "V100-like decode iteration (>= 0.0325 s) makes the lone request twice the paper's 17 s.",
-        "Not run: the proxy trace and its RandomForest predictor (C6, C9 proxy), the predictor-accuracy sweep and "
-        "the TTFT/TBT-over-time figures. Router overhead is not modelled.",
+        "C6 proxy [our choice of split and windows]: the public Azure 2023 hour (conv + code), whose prompts "
+        "(mean ~1,430 tokens) are far shorter than Cloud-X's 5,527; the RandomForest (100 trees, leaves >= 20) on "
+        "(prompt tokens, application) is fitted on the hour's first half and the 4,000-request episode windows "
+        "(training and evaluation, their arrival gaps scaled to 80 req/s) are drawn from the second half.",
+        "Not run: the predictor-accuracy sweep and the TTFT/TBT-over-time figures. Router overhead is not "
+        "modelled.",
     ]
 
 
@@ -590,6 +672,37 @@ def plot_settings(ax, table: pd.DataFrame, cfg: Config) -> None:
     ax.set(ylabel="mean E2E improvement over RR (%)", title="Improvement over RR per setting (black: paper; C4 "
            "against RR without chunking)")
     ax.legend(fontsize=7, ncol=4)
+
+
+def plot_proxy(axes, results: Results) -> None:
+    """fig11 + fig14 (proxy panels): (a) prompt vs decode tokens of the proxy trace per application, Cloud-X's
+    means (paper A.12) as a cross; (b) the forest's confusion matrix on the held-out half, row shares with counts."""
+    trace, summary = results.proxy["trace"], results.proxy["summary"].set_index("application")
+    for a, name in enumerate(proxy.APPLICATIONS):
+        rows = trace[trace["application"] == a]
+        axes[0].scatter(rows["prompt"], rows["decode"], s=2, alpha=0.25, color=f"C{a}",
+                        label=f"{name}: mean {summary.loc[name, 'mean_prompt']:,.0f} / "
+                              f"{summary.loc[name, 'mean_decode']:,.0f}")
+    axes[0].plot(5526.64, 112.69, "kx", ms=10, mew=2, label="Cloud-X means (paper): 5,527 / 113")
+    axes[0].set(xscale="log", yscale="log", xlabel="prompt tokens", ylabel="decode tokens",
+                title="(a) Azure 2023 proxy trace")
+    legend = axes[0].legend(fontsize=7)
+    for handle in legend.legend_handles[:len(proxy.APPLICATIONS)]:
+        handle.set_sizes([20])
+        handle.set_alpha(1.0)
+    confusion = results.proxy["confusion"]
+    shares = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    axes[1].imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), n in np.ndenumerate(confusion):
+        axes[1].text(j, i, f"{n:,}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                     color="white" if shares[i, j] > 0.6 else "black")
+    labels = ["< 256", "256-2,047", ">= 2,048"]
+    axes[1].set_xticks(range(3), labels)
+    axes[1].set_yticks(range(3), labels)
+    acc = results.proxy["accuracy"]
+    axes[1].set(xlabel="predicted decode bucket", ylabel="true decode bucket",
+                title=f"(b) RandomForest, held-out half: accuracy {acc.effect:.1%} (paper 79% on Cloud-X)")
+    axes[1].grid(False)
 
 
 def plot_service_and_mix(axes, cfg: Config) -> None:

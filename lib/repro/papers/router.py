@@ -48,6 +48,7 @@ from repro.router import grid as table2
 from repro.router import mixing, placement, proxy
 from repro.router.env import EnvConfig
 from repro.router.evaluate import evaluate_router, workloads
+from repro.router.qnet import NETWORKS
 from repro.router.routers import CLASSICAL, RandomLegal
 from repro.router.service import ServiceModel, a100_llama31_8b
 from repro.router.train import NAMES, VARIANTS, TrainConfig, evaluate_agent, train
@@ -123,7 +124,7 @@ class Config(PaperConfig):
     beta_d: float                    # guidance decay [paper §6: 0.5]
     completion_reward: float         # r_w [paper A.9.3: 60]
     reward_scale: float              # rewards seen by the learner are scaled by this [our choice]
-    relabel_instances: bool          # train on randomly relabelled instances (repro.router.train) [our choice]
+    network: str                     # Q-network: "mlp" [paper A.9.3] or "shared-instance" [ours, repro.router.qnet]
     replay_capacity: int
     target_sync_every: int
     hidden: tuple[int, ...]          # Q-network hidden layers [paper A.9.3: 64, 64]
@@ -146,6 +147,8 @@ class Config(PaperConfig):
         found += check_fraction(self, "gamma", "min_busy_share")
         if self.predictor not in PREDICTORS:
             found.append(f"predictor: expected one of {PREDICTORS}, got {self.predictor!r}")
+        if self.network not in NETWORKS:
+            found.append(f"network: expected one of {NETWORKS}, got {self.network!r}")
         extra = [s for s in SETTINGS if s != HEADLINE]
         if bad := [s for s in self.settings if s not in extra] or len(set(self.settings)) < len(self.settings):
             found.append(f"settings: expected distinct names among {extra}, got {list(self.settings)} ({bad})")
@@ -211,7 +214,7 @@ def env_config(cfg: Config, setting: str = HEADLINE) -> EnvConfig:
 
 def train_config(cfg: Config) -> TrainConfig:
     return TrainConfig(episodes=cfg.train_episodes, parallel=cfg.parallel_episodes, update_every=cfg.update_every,
-                       beta_d=cfg.beta_d, reward_scale=cfg.reward_scale, relabel_instances=cfg.relabel_instances,
+                       beta_d=cfg.beta_d, reward_scale=cfg.reward_scale, network=cfg.network,
                        dqn=dqn.Config(hidden=cfg.hidden, learning_rate=cfg.learning_rate, gamma=cfg.gamma,
                                       batch_size=cfg.batch_size, replay_capacity=cfg.replay_capacity,
                                       target_sync_every=cfg.target_sync_every,
@@ -614,11 +617,12 @@ def limitations(cfg: Config) -> list[str]:
         "Unknown hyperparameters set by us: gamma 0.99, Adam lr, replay size, target sync, epsilon linear 1 -> 0 "
         f"over {cfg.explore_episodes} episodes, {cfg.train_episodes} training episodes, one gradient step per "
         f"{cfg.update_every} transitions, rewards x {cfg.reward_scale:g} and log(1 + obs) inputs for the network.",
-        ("Relabelled instances [our choice, decided before its results were seen]: each sampled transition is "
-         "shown to the learner under a random relabelling of the (identical) instances, so the Q-network cannot "
-         "prefer instance positions; the network is still the brief's MLP. Without it (relabel_instances: false) "
-         "the trained routers lost to uniform random routing in every setting."
-         if cfg.relabel_instances else "Instances are not relabelled during training (relabel_instances: false)."),
+        ("Q-network [our choice, decided before its results were seen]: one scorer shared by the instances, "
+         "Q(route to i) = f(instance i's 6 features, queue, mean instance), and a wait head (repro.router.qnet), not "
+         "the paper's 27-64-64-5 MLP: with the MLP the greedy routers sent requests to the legal instance with the "
+         "most work left and lost to uniform random routing in every setting, also when trained on randomly "
+         "relabelled instances. network: mlp runs the paper's network."
+         if cfg.network == "shared-instance" else "Q-network: the paper's 27-64-64-5 MLP (network: mlp)."),
         f"{cfg.parallel_episodes} training episodes run in lockstep, so a round's episodes share the network and "
         "its exploration rate is set per episode index.",
         "State layout: 27 dimensions read as 6 per instance (1 prefill count, 3 decode-bucket counts, C, T-hat_c) "

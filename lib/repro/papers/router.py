@@ -262,7 +262,7 @@ def run_setting(cfg: Config, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, 
     env_cfg, tcfg = env_config(cfg, setting), train_config(cfg)
     loads = eval_workloads(cfg, setting)
     routers = [router() for router in CLASSICAL] + [RandomLegal(cfg.seed)]
-    rows = [evaluate_router(router, env_cfg, loads).assign(replicate=0) for router in routers]
+    rows = [evaluate_router(router, env_cfg, loads).metrics.assign(replicate=0) for router in routers]
     history, agent = [], None
     jobs = [(replicate, variant) for replicate in range(cfg.n_train_seeds) for variant in VARIANTS]
     for replicate, variant in tqdm(jobs, desc=f"router {setting}: RL replicates x variants"):
@@ -271,7 +271,7 @@ def run_setting(cfg: Config, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, 
             return setting_workloads(cfg, setting, ("router-train", replicate), episodes)
         agent, params, hist = train(variant, env_cfg, tcfg, round_workloads, cfg.seed, replicate, agent)
         history.append(hist)
-        rows.append(evaluate_agent(agent, params, env_cfg, loads, NAMES[variant]).assign(replicate=replicate))
+        rows.append(evaluate_agent(agent, params, env_cfg, loads, NAMES[variant]).metrics.assign(replicate=replicate))
     isolated = np.concatenate([isolated_service_time(env_cfg.service, w.prompt, w.decode) for w in loads])
     return (pd.concat(rows, ignore_index=True).assign(setting=setting),
             pd.concat(history, ignore_index=True).assign(setting=setting), float(isolated.mean()))

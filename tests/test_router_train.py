@@ -123,5 +123,6 @@ def test_each_variant_trains_and_is_evaluated_on_a_tiny_cluster(variant, network
                                    lambda r: workloads(env_cfg, 40, 10.0, 0, ("test-train", r), range(2)), 0, 0)
     np.testing.assert_array_equal(history["episode"], [1, 2, 3, 4])
     np.testing.assert_allclose(history["epsilon"], [1.0, 0.5, 0.0, 0.0])
-    metrics = evaluate_agent(agent, params, env_cfg, workloads(env_cfg, 40, 10.0, 0, ("test-eval",), range(3)), variant)
+    loads = workloads(env_cfg, 40, 10.0, 0, ("test-eval",), range(3))
+    metrics = evaluate_agent(agent, params, env_cfg, loads, variant).metrics
     assert len(metrics) == 3 and (metrics["e2e_mean"] > 0).all()

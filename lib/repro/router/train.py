@@ -52,7 +52,7 @@ from repro.core.seeds import rng
 from repro.learn import dqn
 from repro.learn.replay import ReplayBuffer
 from repro.router.env import EnvConfig, VectorRouterEnv
-from repro.router.evaluate import rollout
+from repro.router.evaluate import Evaluation, evaluate
 from repro.router.qnet import NETWORKS, make_q_network
 from repro.router.routers import explore_actions, legal_actions
 from repro.router.workload import Workload
@@ -230,10 +230,8 @@ def train(variant: str, env_cfg: EnvConfig, cfg: TrainConfig, round_workloads: C
 
 
 def evaluate_agent(agent: DiscountedDoubleDQN, params, env_cfg: EnvConfig, episode_workloads: list[Workload],
-                   name: str) -> pd.DataFrame:
-    """Per-episode metrics of the greedy policy of a trained router."""
+                   name: str) -> Evaluation:
+    """The greedy policy of a trained router on the evaluation episodes (guidance weight 0: the reward trace has
+    the progress and completion terms only)."""
     env = VectorRouterEnv(env_cfg, len(episode_workloads))
-    metrics = rollout(env, greedy_policy(agent, params), episode_workloads)
-    metrics.insert(0, "episode", np.arange(len(episode_workloads)))
-    metrics.insert(0, "method", name)
-    return metrics
+    return evaluate(env, greedy_policy(agent, params), episode_workloads, name)

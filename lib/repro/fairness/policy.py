@@ -93,48 +93,50 @@ CLASS_CONTINUING, CLASS_NEW = 0, 1
 
 
 # ---------------------------------------------------------------------------------------- named state
-@njit(cache=True)
+# The named slots and the small helpers below are inlined into the hooks (numba IR level): a call per read cost
+# more than the read (repro.replay.engine, "Inlining").
+@njit(cache=True, inline="always")
 def params(plug):
     return plug.p
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def tenant_floats(plug):
     return plug.f1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def app_floats(plug):
     return plug.f2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def tenant_ints(plug):
     return plug.i1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def app_window(plug):
     return plug.i2
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def backlog_lists(plug):
     return plug.i3
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_links(plug):
     return plug.i4
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def scalars(plug):
     return plug.s
 
 
 # ---------------------------------------------------------------------------------------- helpers
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_class(cl, plug, r):
     """CLASS_CONTINUING for a call with step >= 1 when the policy prioritises interactions in progress."""
     if params(plug)[P_PRIORITY] != 0.0 and request_step(cl, r) >= 1:
@@ -161,7 +163,7 @@ def lift_level(plug):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def admission_charge(plug, app, k):
     """Counter increment for admitting k prompt tokens of a request of ``app`` (the module docstring formula)."""
     a = app_floats(plug)
@@ -170,13 +172,13 @@ def admission_charge(plug, app, k):
     return (p[P_ALPHA] * (k - s) + p[P_BETA] * s) / a[app, A_WEIGHT]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def token_charge(plug, app, k):
     """Counter increment for k output tokens of a request of ``app``."""
     return params(plug)[P_GAMMA] * k / app_floats(plug)[app, A_WEIGHT]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _queue_push(cl, plug, r, front):
     u = request_tenant(cl, r)
     c = request_class(cl, plug, r)
@@ -194,7 +196,7 @@ def _queue_push(cl, plug, r, front):
     row[I_NWAIT] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _queue_remove(cl, plug, r):
     u = request_tenant(cl, r)
     c = request_class(cl, plug, r)

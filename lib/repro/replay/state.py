@@ -364,129 +364,130 @@ def group_utilisation(cl, g):
 # ------------------------------------------------------------------------------------------ plug-in accessors
 # The named reads a plug-in makes of the engine's state (the plug-in contract of repro.replay): a plug-in reads
 # the cluster through these and the time-dependent helpers above, and writes only its own state.
-@njit(cache=True)
+# Inlined into the plug-in (numba IR level): a call would cost more than the read (see repro.replay.engine).
+@njit(cache=True, inline="always")
 def n_instances(cl):
     """Instances created so far (ids 0..n-1, including those that are off)."""
     return cl.conf[C_N_INST]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def instance_status(cl, i):
     """SPINNING, ACTIVE, DRAINING or OFF."""
     return cl.inst[i, IN_STATUS]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def kv_capacity(cl, i):
     """KV tokens instance i holds at most."""
     return cl.inst[i, IN_KVCAP]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def waiting_count(cl, i):
     """Requests in instance i's waiting queue."""
     return cl.inst[i, IN_NWAIT]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def running_count(cl, i):
     """Requests admitted on instance i (prefilling or decoding)."""
     return cl.inst[i, IN_NRUN]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def queue_head(cl, i):
     """First request of instance i's waiting queue (-1: empty); walk it with :func:`next_request`."""
     return cl.inst[i, IN_QHEAD]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def running_head(cl, i):
     """First request of instance i's running batch, in admission order (-1: none)."""
     return cl.inst[i, IN_RHEAD]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def next_request(cl, r):
     """The request after r in its waiting queue or running batch (-1: r is the last)."""
     return cl.req[r, RQ_NEXT]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_state(cl, r):
     """RS_* of request r."""
     return cl.req[r, RQ_STATE]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_tenant(cl, r):
     return cl.req[r, RQ_TENANT]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_app(cl, r):
     return cl.req[r, RQ_APP]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_step(cl, r):
     """Position of r in its interaction (0: it starts one)."""
     return cl.req[r, RQ_STEP]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_model(cl, r):
     return cl.req[r, RQ_MODEL]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_pool(cl, r):
     return cl.req[r, RQ_POOL]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_workload(cl, r):
     """0: interactive, 1: non-interactive."""
     return cl.req[r, RQ_WORKLOAD]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_tokens(cl, r):
     """Prompt + output tokens of r (int64)."""
     return np.int64(cl.req[r, RQ_PROMPT]) + cl.req[r, RQ_OUTPUT]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_arrival(cl, r):
     """Arrival time of r (NaN for a closed-loop call not released yet)."""
     return cl.reqf[r, RF_ARRIVAL]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def n_region_choices(cl):
     """Length of every request's region priority list."""
     return cl.prio.shape[1]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def region_choice(cl, r, x):
     """The x-th region of r's priority list (x = 0: its home region)."""
     return cl.prio[r, x]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def group_size(cl, g):
     """Accepting (spinning-up or active) instances of group g."""
     return cl.group[g, G_NMEMBERS]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def group_member(cl, g, x):
     """The x-th accepting instance of group g, in order of addition."""
     return cl.members[g, x]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def request_group(cl, r, region):
     """Group of r's (model, region, pool)."""
     return group_index(cl, cl.req[r, RQ_MODEL], region, cl.req[r, RQ_POOL])

@@ -1,9 +1,11 @@
 """repro.papers.router: bad parameters are named, the isolated service time matches the kernel on a lone request,
-a tiny run gives every method and claims whose statuses follow from the numbers (and can fail), and reruns are
-identical."""
+a tiny run gives every method and claims whose statuses follow from the numbers (and can fail), keeps only the
+episode-0 series the figures draw, and reruns are identical."""
 import dataclasses
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from repro import papers
@@ -102,6 +104,37 @@ def test_same_seed_same_numbers(tiny_run):
     cfg2 = dataclasses.replace(cfg, n_train_seeds=2)
     again = paper.run(cfg2)
     np.testing.assert_array_equal(results.evaluation["e2e_mean"].to_numpy(), again.evaluation["e2e_mean"].to_numpy())
+    pd.testing.assert_frame_equal(results.requests, again.requests)      # the figures' series too
+    pd.testing.assert_frame_equal(results.rewards, again.rewards)
+
+
+def test_results_keep_only_the_series_the_figures_draw(tiny_run):
+    cfg, results = tiny_run
+    requests, rewards = results.requests, results.rewards
+    methods = set(results.evaluation["method"])
+    for setting in paper.TIME_SERIES_SETTINGS:
+        rows = requests[requests["setting"] == setting]
+        assert set(rows["method"]) == methods
+        assert len(rows) == len(methods) * paper.n_requests(cfg, setting)       # episode 0, replicate 0 only
+    assert set(requests["setting"]) == set(paper.TIME_SERIES_SETTINGS)
+    assert set(rewards["method"]) == set(paper.NAMES.values())
+    ev = results.evaluation
+    for method, trace in rewards.groupby("method"):     # one reward per decision step of episode 0, replicate 0
+        first = ev[(ev["setting"] == paper.HEADLINE) & (ev["method"] == method) & (ev["replicate"] == 0)
+                   & (ev["episode"] == 0)]
+        assert len(trace) == first["decisions"].item()
+    means = paper.method_means(results)
+    assert (means.loc[paper.THROUGHPUT_SETTINGS[1], ["prompt_throughput", "generation_throughput"]] > 0).all().all()
+
+
+def test_the_time_series_figures_draw(tiny_run):
+    cfg, results = tiny_run
+    for draw, n in ((paper.plot_ttft_over_time, 1), (paper.plot_a100_chunking, 3), (paper.plot_task_mix, 1),
+                    (lambda axes, r: paper.plot_test_rewards(axes, r, cfg), 3)):
+        fig, axes = plt.subplots(1, n)
+        draw(axes, results)
+        assert all(ax.has_data() for ax in np.atleast_1d(axes))
+        plt.close(fig)
 
 
 def test_rl_claims_need_a_policy_that_learned_to_route(tiny_run):

@@ -47,7 +47,8 @@ from repro.papers.config import PaperConfig, check_fraction, check_positive
 from repro.router import grid as table2
 from repro.router import mixing, placement, proxy
 from repro.router.env import EnvConfig
-from repro.router.evaluate import evaluate_router, workloads
+from repro.router.evaluate import evaluate_router, running_mean, workloads
+from repro.router.qnet import NETWORKS
 from repro.router.routers import CLASSICAL, RandomLegal
 from repro.router.service import ServiceModel, a100_llama31_8b
 from repro.router.train import NAMES, VARIANTS, TrainConfig, evaluate_agent, train
@@ -99,6 +100,10 @@ SETTINGS = {
 }
 """Brief §1: C3 (Table 3 rows 1-4), C4 (rows 5-8, A.12's 1,024-token budget), C5 (A.11: 4,000 requests), C6 proxy
 (A.12's protocol on the public trace)."""
+TIME_SERIES_SETTINGS = (HEADLINE, "a100-n4-chunked")
+"""Settings whose episode-0 request tables :class:`Results` keeps: fig06 and fig10 (headline), fig08 (chunked)."""
+THROUGHPUT_SETTINGS = ("a100-n4", "a100-n4-chunked")
+"""fig08 (paper Fig 6a-c): the A100 cluster without and with chunked prefill."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ class Config(PaperConfig):
     beta_d: float                    # guidance decay [paper §6: 0.5]
     completion_reward: float         # r_w [paper A.9.3: 60]
     reward_scale: float              # rewards seen by the learner are scaled by this [our choice]
-    relabel_instances: bool          # train on randomly relabelled instances (repro.router.train) [our choice]
+    network: str                     # Q-network: "mlp" [paper A.9.3] or "shared-instance" [ours, repro.router.qnet]
     replay_capacity: int
     target_sync_every: int
     hidden: tuple[int, ...]          # Q-network hidden layers [paper A.9.3: 64, 64]
@@ -146,6 +151,8 @@ class Config(PaperConfig):
         found += check_fraction(self, "gamma", "min_busy_share")
         if self.predictor not in PREDICTORS:
             found.append(f"predictor: expected one of {PREDICTORS}, got {self.predictor!r}")
+        if self.network not in NETWORKS:
+            found.append(f"network: expected one of {NETWORKS}, got {self.network!r}")
         extra = [s for s in SETTINGS if s != HEADLINE]
         if bad := [s for s in self.settings if s not in extra] or len(set(self.settings)) < len(self.settings):
             found.append(f"settings: expected distinct names among {extra}, got {list(self.settings)} ({bad})")
@@ -171,7 +178,10 @@ class Results:
     training: one row per setting x variant x replicate x training episode; calibration: the task mix fit;
     isolated: per setting, the mean isolated service time of its evaluation requests; grid: the Table 2 cells per
     grid seed; placements: every placement per placement seed; mixing: the fig01 curves; proxy: the proxy trace's
-    summary and its forest's scores (None when the proxy setting did not run)."""
+    summary and its forest's scores (None when the proxy setting did not run); requests: one row per setting of
+    :data:`TIME_SERIES_SETTINGS` x method x request of evaluation episode 0 (RL: replicate 0; columns of
+    :meth:`repro.router.env.VectorRouterEnv.request_table`); rewards: one row per RL method x decision step of
+    headline evaluation episode 0 (replicate 0, guidance weight 0)."""
     evaluation: pd.DataFrame
     training: pd.DataFrame
     calibration: pd.DataFrame
@@ -180,6 +190,8 @@ class Results:
     placements: pd.DataFrame
     mixing: pd.DataFrame
     proxy: dict | None
+    requests: pd.DataFrame
+    rewards: pd.DataFrame
 
 
 def settings_of(cfg: Config) -> list[str]:
@@ -211,7 +223,7 @@ def env_config(cfg: Config, setting: str = HEADLINE) -> EnvConfig:
 
 def train_config(cfg: Config) -> TrainConfig:
     return TrainConfig(episodes=cfg.train_episodes, parallel=cfg.parallel_episodes, update_every=cfg.update_every,
-                       beta_d=cfg.beta_d, reward_scale=cfg.reward_scale, relabel_instances=cfg.relabel_instances,
+                       beta_d=cfg.beta_d, reward_scale=cfg.reward_scale, network=cfg.network,
                        dqn=dqn.Config(hidden=cfg.hidden, learning_rate=cfg.learning_rate, gamma=cfg.gamma,
                                       batch_size=cfg.batch_size, replay_capacity=cfg.replay_capacity,
                                       target_sync_every=cfg.target_sync_every,
@@ -256,13 +268,24 @@ def isolated_service_time(service: ServiceModel, prompt, decode) -> np.ndarray:
     return service.prefill_time(prompt) + np.where(steps[None, :] < decode[:, None], per_step, 0.0).sum(axis=1)
 
 
-def run_setting(cfg: Config, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Classical routers and the three trained RL routers of one setting: (evaluation, training, mean isolated
-    service time of the evaluation requests)."""
+@dataclass(frozen=True)
+class SettingRun:
+    """What :func:`run_setting` returns for one setting (the rows it adds to each :class:`Results` table)."""
+    evaluation: pd.DataFrame
+    training: pd.DataFrame
+    isolated: float
+    requests: pd.DataFrame
+    rewards: pd.DataFrame
+
+
+def run_setting(cfg: Config, setting: str) -> SettingRun:
+    """Classical routers and the three trained RL routers of one setting: their evaluation metrics, training
+    history, the mean isolated service time of the evaluation requests and the episode-0 series the figures keep
+    (:func:`episode0_requests`, :func:`episode0_rewards`)."""
     env_cfg, tcfg = env_config(cfg, setting), train_config(cfg)
     loads = eval_workloads(cfg, setting)
     routers = [router() for router in CLASSICAL] + [RandomLegal(cfg.seed)]
-    rows = [evaluate_router(router, env_cfg, loads).assign(replicate=0) for router in routers]
+    evaluations = [(evaluate_router(router, env_cfg, loads), 0) for router in routers]
     history, agent = [], None
     jobs = [(replicate, variant) for replicate in range(cfg.n_train_seeds) for variant in VARIANTS]
     for replicate, variant in tqdm(jobs, desc=f"router {setting}: RL replicates x variants"):
@@ -271,10 +294,32 @@ def run_setting(cfg: Config, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, 
             return setting_workloads(cfg, setting, ("router-train", replicate), episodes)
         agent, params, hist = train(variant, env_cfg, tcfg, round_workloads, cfg.seed, replicate, agent)
         history.append(hist)
-        rows.append(evaluate_agent(agent, params, env_cfg, loads, NAMES[variant]).assign(replicate=replicate))
+        evaluations.append((evaluate_agent(agent, params, env_cfg, loads, NAMES[variant]), replicate))
     isolated = np.concatenate([isolated_service_time(env_cfg.service, w.prompt, w.decode) for w in loads])
-    return (pd.concat(rows, ignore_index=True).assign(setting=setting),
-            pd.concat(history, ignore_index=True).assign(setting=setting), float(isolated.mean()))
+    first = [e for e, replicate in evaluations if replicate == 0]
+    return SettingRun(pd.concat([e.metrics.assign(replicate=r) for e, r in evaluations],
+                                ignore_index=True).assign(setting=setting),
+                      pd.concat(history, ignore_index=True).assign(setting=setting), float(isolated.mean()),
+                      episode0_requests(first, setting), episode0_rewards(first, setting))
+
+
+def episode0_requests(evaluations: list, setting: str) -> pd.DataFrame:
+    """The request tables of evaluation episode 0 per method (``evaluations``: replicate 0 of each), kept only in
+    :data:`TIME_SERIES_SETTINGS` (fig06, fig08, fig10)."""
+    if setting not in TIME_SERIES_SETTINGS:
+        return pd.DataFrame()
+    return pd.concat([e.requests.drop(columns="episode").assign(setting=setting, method=e.method)
+                      for e in evaluations], ignore_index=True)
+
+
+def episode0_rewards(evaluations: list, setting: str) -> pd.DataFrame:
+    """Reward per decision step of evaluation episode 0 for each RL method (``evaluations``: replicate 0 of each),
+    kept only in the headline setting (fig13, paper Fig 10a-c)."""
+    if setting != HEADLINE:
+        return pd.DataFrame()
+    return pd.concat([pd.DataFrame({"method": e.method, "step": np.arange(1, len(e.rewards) + 1),
+                                    "reward": e.rewards}) for e in evaluations if e.method in NAMES.values()],
+                     ignore_index=True)
 
 
 def grid_config(cfg: Config, seed: int) -> table2.GridConfig:
@@ -294,15 +339,14 @@ def run_placements(cfg: Config) -> pd.DataFrame:
 
 
 def run(cfg: Config) -> Results:
-    evaluation, training, isolated = [], [], {}
-    for setting in settings_of(cfg):
-        ev, hist, isolated[setting] = run_setting(cfg, setting)
-        evaluation.append(ev)
-        training.append(hist)
-    return Results(pd.concat(evaluation, ignore_index=True), pd.concat(training, ignore_index=True),
+    runs = {setting: run_setting(cfg, setting) for setting in settings_of(cfg)}
+    def joined(field):
+        return pd.concat([getattr(r, field) for r in runs.values()], ignore_index=True)
+    return Results(joined("evaluation"), joined("training"),
                    pd.DataFrame(calibration(env_config(cfg).service)).drop(columns="heavy_threshold_tokens"),
-                   isolated, run_grid(cfg), run_placements(cfg), mixing.mixing_effect(mixing.MixingConfig()),
-                   proxy_results(cfg))
+                   {s: r.isolated for s, r in runs.items()}, run_grid(cfg), run_placements(cfg),
+                   mixing.mixing_effect(mixing.MixingConfig()), proxy_results(cfg), joined("requests"),
+                   joined("rewards"))
 
 
 def proxy_results(cfg: Config) -> dict | None:
@@ -553,10 +597,18 @@ def claims(results: Results, cfg: Config) -> list[dict]:
                       "no prompt texts or Llama-2 responses of the paper's mix are public; the predictor is "
                       "emulated at the paper's per-task accuracy (the proxy trace's RandomForest accuracy is "
                       "reported without a target in extra.proxy)")]
+METHOD_COLUMNS = ("e2e_mean", "e2e_p95", "ttft_mean", "tbt_mean", "router_wait_mean", "instance_wait_mean",
+                  "preemptions", "unserved", "busy_queue_share", "prompt_throughput", "generation_throughput")
+"""The per-episode metrics averaged per setting and method (metrics.json extra.per_method, the notebook's table)."""
+
+
+def method_means(results: Results) -> pd.DataFrame:
+    """Per setting and method (index): the mean over evaluation episodes and replicates of :data:`METHOD_COLUMNS`."""
+    return results.evaluation.groupby(["setting", "method"], sort=False)[list(METHOD_COLUMNS)].mean()
+
+
 def extra(results: Results, cfg: Config) -> dict:
-    per_method = results.evaluation.groupby(["setting", "method"], sort=False)[
-        ["e2e_mean", "e2e_p95", "ttft_mean", "tbt_mean", "router_wait_mean", "instance_wait_mean", "preemptions",
-         "unserved", "busy_queue_share"]].mean()
+    per_method = method_means(results)
     table = settings_table(results, cfg)
     return {"per_method": {s: rows.droplevel(0).to_dict(orient="index") for s, rows in per_method.groupby(level=0)},
             "improvement": {s: rows.set_index("method").drop(columns="setting").to_dict(orient="index")
@@ -614,11 +666,12 @@ def limitations(cfg: Config) -> list[str]:
         "Unknown hyperparameters set by us: gamma 0.99, Adam lr, replay size, target sync, epsilon linear 1 -> 0 "
         f"over {cfg.explore_episodes} episodes, {cfg.train_episodes} training episodes, one gradient step per "
         f"{cfg.update_every} transitions, rewards x {cfg.reward_scale:g} and log(1 + obs) inputs for the network.",
-        ("Relabelled instances [our choice, decided before its results were seen]: each sampled transition is "
-         "shown to the learner under a random relabelling of the (identical) instances, so the Q-network cannot "
-         "prefer instance positions; the network is still the brief's MLP. Without it (relabel_instances: false) "
-         "the trained routers lost to uniform random routing in every setting."
-         if cfg.relabel_instances else "Instances are not relabelled during training (relabel_instances: false)."),
+        ("Q-network [our choice, decided before its results were seen]: one scorer shared by the instances, "
+         "Q(route to i) = f(instance i's 6 features, queue, mean instance), and a wait head (repro.router.qnet), not "
+         "the paper's 27-64-64-5 MLP: with the MLP the greedy routers sent requests to the legal instance with the "
+         "most work left and lost to uniform random routing in every setting, also when trained on randomly "
+         "relabelled instances. network: mlp runs the paper's network."
+         if cfg.network == "shared-instance" else "Q-network: the paper's 27-64-64-5 MLP (network: mlp)."),
         f"{cfg.parallel_episodes} training episodes run in lockstep, so a round's episodes share the network and "
         "its exploration rate is set per episode index.",
         "State layout: 27 dimensions read as 6 per instance (1 prefill count, 3 decode-bucket counts, C, T-hat_c) "
@@ -650,8 +703,10 @@ def limitations(cfg: Config) -> list[str]:
         "(mean ~1,430 tokens) are far shorter than Cloud-X's 5,527; the RandomForest (100 trees, leaves >= 20) on "
         "(prompt tokens, application) is fitted on the hour's first half and the 4,000-request episode windows "
         "(training and evaluation, their arrival gaps scaled to 80 req/s) are drawn from the second half.",
-        "Not run: the predictor-accuracy sweep and the TTFT/TBT-over-time figures. Router overhead is not "
-        "modelled.",
+        "Not run: the predictor-accuracy sweep (fig14) and paper Fig 5a-b's TBT over time and TBT distribution in "
+        "the headline setting (fig07 shows the waits and preemptions of Fig 5c). The time series (fig06, fig08b, "
+        "fig13) and TBT distributions (fig08c) are of one evaluation episode (episode 0; RL: training replicate 0), "
+        "not means over episodes. Router overhead is not modelled.",
     ]
 
 
@@ -705,10 +760,9 @@ def plot_proxy(axes, results: Results) -> None:
     axes[1].grid(False)
 
 
-def plot_service_and_mix(axes, cfg: Config) -> None:
-    """fig03: (a) prefill iteration time vs prompt tokens, (b) decode iteration time vs batch tokens of the headline
-    service model (paper grad1 line), (c) prompt vs decode tokens of one evaluation episode per task with the
-    paper's Table 1 means as crosses."""
+def plot_service_model(axes, cfg: Config) -> None:
+    """fig03 (paper Fig 4a, 4b): (a) prefill iteration time vs prompt tokens, (b) decode iteration time vs batch
+    tokens of the headline service model (paper grad1 line)."""
     service = service_model(cfg)
     tokens = np.linspace(0, 6000, 200)
     axes[0].plot(tokens[:90], service.prefill_time(tokens[:90]), label="ours = paper grad1 (3.2e-4 s/token)")
@@ -716,12 +770,133 @@ def plot_service_and_mix(axes, cfg: Config) -> None:
     axes[1].plot(tokens, service.decode_time(tokens), label="ours: line through Fig 4b's axes")
     axes[1].set(xlabel="batch tokens (prompt + generated)", ylabel="decode iteration (s)", title="(b) decode",
                 ylim=(0, 0.04))
-    load = eval_workloads(cfg)[0]
-    for t, name in enumerate(TASKS):
-        rows = load.task == t
-        axes[2].scatter(load.prompt[rows], load.decode[rows], s=4, alpha=0.4, color=f"C{t}", label=name)
-        axes[2].plot(MEAN_PROMPT[t], MEAN_DECODE[t], "x", color=f"C{t}", ms=10, mew=2)
-    axes[2].set(xscale="log", yscale="log", xlabel="prompt tokens", ylabel="decode tokens",
-                title="(c) task mix (x: Table 1 means)")
     for ax in axes:
         ax.legend(fontsize=7)
+
+
+def plot_task_mix(ax, results: Results) -> None:
+    """fig10 (paper Fig 7 + Table 1): prompt vs decode tokens per task of headline evaluation episode 0 (every
+    method serves the same requests), our per-task means as circles and paper Table 1's means as crosses."""
+    rows = _series(results, HEADLINE, "RR")
+    for t, name in enumerate(TASKS):
+        task = rows[rows["task"] == t]
+        ax.scatter(task["prompt"], task["decode"], s=4, alpha=0.35, color=f"C{t}",
+                   label=f"{name}: {len(task):,} requests, mean {task['prompt'].mean():.0f} / "
+                         f"{task['decode'].mean():.0f} (paper {MEAN_PROMPT[t]:.0f} / {MEAN_DECODE[t]:.0f})")
+        ax.plot(task["prompt"].mean(), task["decode"].mean(), "o", color=f"C{t}", ms=9, mfc="none", mew=2)
+        ax.plot(MEAN_PROMPT[t], MEAN_DECODE[t], "x", color=f"C{t}", ms=11, mew=2.5)
+    ax.set(xscale="log", yscale="log", xlabel="prompt tokens", ylabel="decode tokens",
+           title=f"Synthetic 5-task mix, headline evaluation episode 0 ({len(rows):,} requests)\n"
+                 "o: our mean per task, x: paper Table 1 mean (legend: mean prompt / decode tokens)")
+    legend = ax.legend(fontsize=7, loc="upper left")
+    for handle in legend.legend_handles:
+        handle.set_sizes([20])
+        handle.set_alpha(1.0)
+
+
+def plot_improvement(ax, table: pd.DataFrame, cfg: Config) -> None:
+    """fig05 (paper Fig 1b): mean E2E improvement over RR (%) per method with 95% intervals, the paper's marks."""
+    x = np.arange(len(table))
+    ax.bar(x, table["improvement"], color=[f"C{i}" for i in range(len(table))], alpha=0.8, label="ours")
+    ax.errorbar(x, table["improvement"], yerr=[table["improvement"] - table["ci_low"],
+                                               table["ci_high"] - table["improvement"]], fmt="none", ecolor="k",
+                capsize=3)
+    ax.plot(x, table["paper"], "k_", ms=20, mew=2, label="paper")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(x, table["method"], rotation=20, ha="right")
+    ax.set(ylabel="mean E2E improvement over RR (%)", title=f"Improvement over round robin, {cfg.n_instances} "
+           f"instances, {cfg.n_requests} requests at {cfg.rate:g} req/s")
+    ax.legend()
+
+
+def plot_waits(axes, per_method: pd.DataFrame) -> None:
+    """fig07 (paper Fig 5c): (a) mean wait per request in the router queue and at the instance (routing to first
+    token), (b) preemptions per episode, per method (``per_method``: one setting's rows of :func:`method_means`)."""
+    x = np.arange(len(per_method))
+    axes[0].bar(x - 0.2, per_method["router_wait_mean"], 0.4, label="router queue")
+    axes[0].bar(x + 0.2, per_method["instance_wait_mean"], 0.4, label="instance (route to first token)")
+    axes[0].set(ylabel="mean wait per request (s)", title="Where requests wait")
+    axes[1].bar(x, per_method["preemptions"], color="C3")
+    axes[1].set(ylabel="preemptions per episode", title="Preemptions")
+    for ax in axes:
+        ax.set_xticks(x, per_method.index, rotation=30, ha="right")
+    axes[0].legend()
+
+
+def plot_training(axes, results: Results) -> None:
+    """fig12 (paper Fig 9): return and mean E2E per training episode (mean over replicates) of the three RL
+    variants in the headline setting."""
+    training = results.training[results.training["setting"] == HEADLINE]
+    curves = training.groupby(["variant", "episode"], sort=False)[["return", "e2e_mean"]].mean().reset_index()
+    for variant, rows in curves.groupby("variant", sort=False):
+        axes[0].plot(rows["episode"], rows["return"], "o-", label=NAMES[variant])
+        axes[1].plot(rows["episode"], rows["e2e_mean"], "o-", label=NAMES[variant])
+    axes[0].set(xlabel="training episode", ylabel="episode return (unscaled reward)", title="Training return")
+    axes[1].set(xlabel="training episode", ylabel="mean E2E (s)", title="Training episodes' mean E2E")
+    axes[0].legend()
+
+
+SERIES_METHODS = ("RR", "JSQ", RANDOM, *NAMES.values())
+"""The methods of the time-series and distribution figures (fig06, fig08)."""
+FIG06_SPAN = 100.0
+"""fig06's time axis (s): paper Fig 1c's 0-100 s."""
+
+
+def _series(results: Results, setting: str, method: str) -> pd.DataFrame:
+    rows = results.requests
+    return rows[(rows["setting"] == setting) & (rows["method"] == method)]
+
+
+def plot_ttft_over_time(ax, results: Results, setting: str = HEADLINE, horizon: float | None = None) -> None:
+    """fig06 (paper Fig 1c) and fig08 (b) (Fig 6b): the mean TTFT of the requests that have their first token by
+    each time since the start (running mean by first-token time), evaluation episode 0 (RL: replicate 0), up to
+    ``horizon`` s (None: the last first token of the methods drawn)."""
+    series = {method: _series(results, setting, method) for method in SERIES_METHODS}
+    horizon = horizon or max(float(np.nanmax(rows["first_token"])) for rows in series.values())
+    at = np.linspace(0.0, horizon, 501)
+    for j, (method, rows) in enumerate(series.items()):
+        ax.plot(at, running_mean(rows["first_token"], rows["ttft"], at), color=f"C{j}", label=method,
+                ls="--" if method in ("JSQ", RANDOM) else "-")
+    ax.set(xlabel="time since start (s)", ylabel="mean TTFT of requests served so far (s)", xlim=(0, horizon),
+           title=f"{SETTINGS[setting].label}:\nrunning mean TTFT, evaluation episode 0 (RL: replicate 0)")
+    ax.legend(fontsize=7)
+
+
+def plot_a100_chunking(axes, results: Results) -> None:
+    """fig08 (paper Fig 6a-c): (a) prompt and generation throughput (tokens served / makespan, mean over evaluation
+    episodes) per method on the A100 cluster without and with chunked prefill; (b) running mean TTFT with
+    chunking; (c) per-request TBT with chunking (evaluation episode 0, RL: replicate 0)."""
+    means = method_means(results)
+    x, width = np.arange(len(SERIES_METHODS)), 0.2
+    for j, (column, kind) in enumerate((("prompt_throughput", "prompt"), ("generation_throughput", "generation"))):
+        for c, setting in enumerate(THROUGHPUT_SETTINGS):
+            values = means.loc[setting].reindex(list(SERIES_METHODS))[column]
+            axes[0].bar(x + (2 * j + c - 1.5) * width, values, width, color=f"C{j}", hatch="//" if c else None,
+                        edgecolor="white", label=f"{kind}, {'chunked' if c else 'no chunking'}")
+    axes[0].set_xticks(x, SERIES_METHODS, rotation=30, ha="right")
+    axes[0].set(ylabel="throughput (tokens/s)", title="(a) A100: tokens served / makespan\n(mean over episodes)")
+    axes[0].set_ylim(top=1.3 * axes[0].get_ylim()[1])
+    axes[0].legend(fontsize=7, ncol=2, loc="upper center")
+    plot_ttft_over_time(axes[1], results, "a100-n4-chunked")
+    axes[1].set_title("(b) A100 chunked: running mean TTFT\n(episode 0, RL: replicate 0)")
+    tbt = [_series(results, "a100-n4-chunked", method)["tbt"].dropna().to_numpy() for method in SERIES_METHODS]
+    axes[2].boxplot(tbt, whis=(5, 95), showfliers=False)
+    axes[2].set_xticks(np.arange(1, len(SERIES_METHODS) + 1), SERIES_METHODS, rotation=30, ha="right")
+    axes[2].set(ylabel="time between tokens per request (s)",
+                title="(c) A100 chunked: TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
+
+
+def plot_test_rewards(axes, results: Results, cfg: Config) -> None:
+    """fig13 (paper Fig 10a-c): reward per decision step of headline evaluation episode 0, one panel per RL
+    variant (replicate 0; progress and completion terms, guidance weight 0), a line where the arrivals stop."""
+    dt = service_model(cfg).dt
+    last_arrival = _series(results, HEADLINE, "RR")["arrival"].max()
+    for ax, method in zip(axes, NAMES.values()):
+        rows = results.rewards[results.rewards["method"] == method]
+        ax.plot(rows["step"], rows["reward"], lw=0.4)
+        ax.axvline(np.ceil(last_arrival / dt), color="k", ls="--", lw=1, label="last arrival")
+        ax.set(xlabel=f"decision step ({dt:g} s each)", ylabel="reward per step",
+               title=f"{method}: return {rows['reward'].sum():,.0f}")
+    axes[0].legend(fontsize=7)
+    axes[0].figure.suptitle(f"Reward per decision step (progress + {cfg.completion_reward:g} x completions, no "
+                            "guidance term), headline evaluation episode 0, training replicate 0", y=1.02)

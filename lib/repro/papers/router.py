@@ -20,6 +20,9 @@ What runs (brief §1 C1-C5, C7, C8, C10; §2 Method; §3 Baselines; §5 workload
   (:mod:`repro.router.routers`) and the three Double DQN routers, Baseline, Workload-Aware and Workload-Guided
   (:mod:`repro.router.train`), each trained with ``n_train_seeds`` independent replicates and all evaluated on the
   same ``eval_episodes`` episodes (streams (seed, "router-eval", setting workload, e)).
+* **Scale-out**: every (setting, variant, replicate) training run and its evaluation is one
+  :func:`repro.sweep.sweep` task (:func:`train_and_evaluate`) on ``n_workers`` dask workers; the tables are the
+  same, row for row, as in one process.
 * **Effects**: improvement = 100 (RR - method) / RR of the mean E2E latency over the evaluation episodes. RL
   methods: one improvement per training replicate, 95% bootstrap interval over replicates; classical routers: one
   paired improvement per evaluation episode, interval over episodes.
@@ -38,7 +41,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from repro import report
 from repro.core.seeds import rng
@@ -47,12 +49,13 @@ from repro.papers.config import PaperConfig, check_fraction, check_positive
 from repro.router import grid as table2
 from repro.router import mixing, placement, proxy
 from repro.router.env import EnvConfig
-from repro.router.evaluate import evaluate_router, running_mean, workloads
+from repro.router.evaluate import Evaluation, evaluate_router, running_mean, workloads
 from repro.router.qnet import NETWORKS
 from repro.router.routers import CLASSICAL, RandomLegal
 from repro.router.service import ServiceModel, a100_llama31_8b
 from repro.router.train import NAMES, VARIANTS, TrainConfig, evaluate_agent, train
 from repro.router.workload import MAX_DECODE, MEAN_DECODE, MEAN_PROMPT, TASKS, calibration
+from repro.sweep import client_for, sweep
 
 PAPER = "arXiv:2408.13510"
 SLUG = "router"
@@ -117,6 +120,7 @@ class Config(PaperConfig):
     max_time_factor: float           # an episode ends at this x (n_requests / rate + the longest request alone) [ours]
     settings: tuple[str, ...]        # settings run beside the headline (keys of SETTINGS)
     n_train_seeds: int               # independent training replicates per RL variant and setting
+    n_workers: int                   # dask workers for the training tasks (1: a loop in this process)
     train_episodes: int              # training episodes per replicate [brief: 40]
     parallel_episodes: int           # episodes run in lockstep during training
     explore_episodes: int            # epsilon linear 1 -> 0 over these episodes [paper A.9.2: 20]
@@ -144,7 +148,7 @@ class Config(PaperConfig):
     def problems(self) -> list[str]:
         found = super().problems() + check_positive(
             self, "n_instances", "n_requests", "rate", "kv_capacity", "max_time_factor", "n_train_seeds",
-            "train_episodes", "parallel_episodes", "explore_episodes", "eval_episodes", "update_every",
+            "n_workers", "train_episodes", "parallel_episodes", "explore_episodes", "eval_episodes", "update_every",
             "batch_size", "learning_rate", "beta_d", "completion_reward", "reward_scale", "replay_capacity",
             "target_sync_every", "grid_requests", "grid_seeds", "placement_seeds", "improvement_band",
             "heuristic_band", "chunking_band", "min_load_ratio")
@@ -268,9 +272,59 @@ def isolated_service_time(service: ServiceModel, prompt, decode) -> np.ndarray:
     return service.prefill_time(prompt) + np.where(steps[None, :] < decode[:, None], per_step, 0.0).sum(axis=1)
 
 
+def classical_evaluations(cfg: Config, setting: str) -> list:
+    """The classical routers and uniform random routing on the setting's evaluation episodes."""
+    env_cfg, loads = env_config(cfg, setting), eval_workloads(cfg, setting)
+    return [evaluate_router(router, env_cfg, loads) for router in
+            [router() for router in CLASSICAL] + [RandomLegal(cfg.seed)]]
+
+
+_AGENT: dict = {}
+"""The last agent trained in this process, handed to the next :func:`train` so that its jitted functions compile
+once per worker (:func:`train` makes a new one when the settings differ)."""
+
+
+def train_and_evaluate(cfg: Config, setting: str, variant: str, seed: int) -> dict:
+    """One training replicate (``seed``) of one RL variant in one setting, then its evaluation on the setting's
+    evaluation episodes: a :func:`repro.sweep.sweep` task. Tables travel as numpy record arrays (``metrics``,
+    ``history``, ``requests``: the request table of episode 0) beside ``rewards`` (episode 0's reward per step)."""
+    env_cfg, tcfg, replicate = env_config(cfg, setting), train_config(cfg), int(seed)
+
+    def round_workloads(r):
+        episodes = range(r * cfg.parallel_episodes, (r + 1) * cfg.parallel_episodes)
+        return setting_workloads(cfg, setting, ("router-train", replicate), episodes)
+
+    agent, params, history = train(variant, env_cfg, tcfg, round_workloads, cfg.seed, replicate, _AGENT.get("last"))
+    _AGENT["last"] = agent
+    evaluation = evaluate_agent(agent, params, env_cfg, eval_workloads(cfg, setting), NAMES[variant])
+    return {"metrics": evaluation.metrics.to_records(index=False), "history": history.to_records(index=False),
+            "requests": evaluation.requests.to_records(index=False), "rewards": evaluation.rewards}
+
+
+def rl_evaluations(cfg: Config) -> dict[str, list]:
+    """Every RL variant x training replicate of every setting (on ``n_workers`` dask workers, or in this process
+    when ``n_workers`` is 1: same numbers), per setting in (replicate, variant) order: (Evaluation, replicate,
+    training history) triples."""
+    grid = [{"setting": s, "variant": v} for s in settings_of(cfg) for v in VARIANTS]
+    done = sweep(functools.partial(train_and_evaluate, cfg), grid, range(cfg.n_train_seeds),
+                 client=client_for(cfg.n_workers), desc="router: settings x RL variants x replicates")
+    table, arrays = done.table, done.arrays
+    rows = {(s, v, int(r)): i for i, (s, v, r) in enumerate(zip(table["setting"], table["variant"], table["seed"]))}
+    out = {}
+    for setting in settings_of(cfg):
+        out[setting] = []
+        for replicate in range(cfg.n_train_seeds):
+            for variant in VARIANTS:
+                i = rows[setting, variant, replicate]
+                evaluation = Evaluation(NAMES[variant], pd.DataFrame(arrays["metrics"][i]),
+                                        pd.DataFrame(arrays["requests"][i]), arrays["rewards"][i])
+                out[setting].append((evaluation, replicate, pd.DataFrame(arrays["history"][i])))
+    return out
+
+
 @dataclass(frozen=True)
 class SettingRun:
-    """What :func:`run_setting` returns for one setting (the rows it adds to each :class:`Results` table)."""
+    """What :func:`setting_run` returns for one setting (the rows it adds to each :class:`Results` table)."""
     evaluation: pd.DataFrame
     training: pd.DataFrame
     isolated: float
@@ -278,29 +332,19 @@ class SettingRun:
     rewards: pd.DataFrame
 
 
-def run_setting(cfg: Config, setting: str) -> SettingRun:
-    """Classical routers and the three trained RL routers of one setting: their evaluation metrics, training
-    history, the mean isolated service time of the evaluation requests and the episode-0 series the figures keep
-    (:func:`episode0_requests`, :func:`episode0_rewards`)."""
-    env_cfg, tcfg = env_config(cfg, setting), train_config(cfg)
-    loads = eval_workloads(cfg, setting)
-    routers = [router() for router in CLASSICAL] + [RandomLegal(cfg.seed)]
-    evaluations = [(evaluate_router(router, env_cfg, loads), 0) for router in routers]
-    history, agent = [], None
-    jobs = [(replicate, variant) for replicate in range(cfg.n_train_seeds) for variant in VARIANTS]
-    for replicate, variant in tqdm(jobs, desc=f"router {setting}: RL replicates x variants"):
-        def round_workloads(r, replicate=replicate):
-            episodes = range(r * cfg.parallel_episodes, (r + 1) * cfg.parallel_episodes)
-            return setting_workloads(cfg, setting, ("router-train", replicate), episodes)
-        agent, params, hist = train(variant, env_cfg, tcfg, round_workloads, cfg.seed, replicate, agent)
-        history.append(hist)
-        evaluations.append((evaluate_agent(agent, params, env_cfg, loads, NAMES[variant]), replicate))
+def setting_run(cfg: Config, setting: str, trained: list) -> SettingRun:
+    """Classical routers and the three trained RL routers of one setting (``trained``: its
+    :func:`rl_evaluations` entry): their evaluation metrics, training history, the mean isolated service time of
+    the evaluation requests and the episode-0 series the figures keep (:func:`episode0_requests`,
+    :func:`episode0_rewards`)."""
+    env_cfg, loads = env_config(cfg, setting), eval_workloads(cfg, setting)
+    evaluations = [(e, 0) for e in classical_evaluations(cfg, setting)] + [(e, r) for e, r, _ in trained]
     isolated = np.concatenate([isolated_service_time(env_cfg.service, w.prompt, w.decode) for w in loads])
     first = [e for e, replicate in evaluations if replicate == 0]
     return SettingRun(pd.concat([e.metrics.assign(replicate=r) for e, r in evaluations],
                                 ignore_index=True).assign(setting=setting),
-                      pd.concat(history, ignore_index=True).assign(setting=setting), float(isolated.mean()),
-                      episode0_requests(first, setting), episode0_rewards(first, setting))
+                      pd.concat([h for _, _, h in trained], ignore_index=True).assign(setting=setting),
+                      float(isolated.mean()), episode0_requests(first, setting), episode0_rewards(first, setting))
 
 
 def episode0_requests(evaluations: list, setting: str) -> pd.DataFrame:
@@ -339,7 +383,8 @@ def run_placements(cfg: Config) -> pd.DataFrame:
 
 
 def run(cfg: Config) -> Results:
-    runs = {setting: run_setting(cfg, setting) for setting in settings_of(cfg)}
+    trained = rl_evaluations(cfg)
+    runs = {setting: setting_run(cfg, setting, trained[setting]) for setting in settings_of(cfg)}
     def joined(field):
         return pd.concat([getattr(r, field) for r in runs.values()], ignore_index=True)
     return Results(joined("evaluation"), joined("training"),

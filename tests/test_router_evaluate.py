@@ -20,6 +20,8 @@ def test_running_mean_equals_a_hand_computation():
     got = running_mean(first_token, ttft, [0.0, 1.0, 1.5, 2.0, 3.0, 10.0])
     np.testing.assert_allclose(got, [np.nan, 10.0, 10.0, (10 + 20 + 40) / 3, (10 + 20 + 40 + 30) / 4, 25.0])
     assert np.isnan(running_mean([np.nan], [1.0], [5.0])).all()
+    done, tbt = np.array([1.0, 2.0, 3.0]), np.array([0.5, np.nan, 1.5])   # a one-token request has no TBT
+    np.testing.assert_allclose(running_mean(done, tbt, [1.0, 2.0, 3.0]), [0.5, 0.5, 1.0])
 
 
 def test_reward_trace_has_a_step_per_decision_and_sums_to_the_return():

@@ -52,10 +52,10 @@ from repro.router.env import EnvConfig
 from repro.router.evaluate import Evaluation, evaluate_router, running_mean, workloads
 from repro.router.qnet import NETWORKS
 from repro.router.routers import CLASSICAL, RandomLegal
-from repro.router.service import ServiceModel, a100_llama31_8b
+from repro.router.service import ServiceModel, a100_llama31_8b, bucket_of
 from repro.router.train import NAMES, VARIANTS, TrainConfig, evaluate_agent, train
-from repro.router.workload import MAX_DECODE, MEAN_DECODE, MEAN_PROMPT, TASKS, calibration
-from repro.sweep import client_for, sweep
+from repro.router.workload import ACCURACY, MAX_DECODE, MEAN_DECODE, MEAN_PROMPT, TASKS, calibration
+from repro.sweep import SweepResult, client_for, sweep
 
 PAPER = "arXiv:2408.13510"
 SLUG = "router"
@@ -117,6 +117,7 @@ class Config(PaperConfig):
     rate: float                      # Poisson arrival rate, req/s [paper: 20]
     kv_capacity: int                 # V100-like KV cache tokens per instance [our choice, brief sweep 8k-30k]
     predictor: str                   # "paper" (per-task Table 1 accuracy) or "oracle"
+    predictor_sweep: tuple[float, ...]  # fig14: WG retrained with the predictor at these accuracies [brief]
     max_time_factor: float           # an episode ends at this x (n_requests / rate + the longest request alone) [ours]
     settings: tuple[str, ...]        # settings run beside the headline (keys of SETTINGS)
     n_train_seeds: int               # independent training replicates per RL variant and setting
@@ -153,6 +154,10 @@ class Config(PaperConfig):
             "target_sync_every", "grid_requests", "grid_seeds", "placement_seeds", "improvement_band",
             "heuristic_band", "chunking_band", "min_load_ratio")
         found += check_fraction(self, "gamma", "min_busy_share")
+        if bad := [a for a in self.predictor_sweep if not 0 <= a <= 1] or len(set(self.predictor_sweep)) < len(
+                self.predictor_sweep):
+            found.append(f"predictor_sweep: expected distinct accuracies in [0, 1], got {list(self.predictor_sweep)} "
+                         f"({bad})")
         if self.predictor not in PREDICTORS:
             found.append(f"predictor: expected one of {PREDICTORS}, got {self.predictor!r}")
         if self.network not in NETWORKS:
@@ -185,7 +190,9 @@ class Results:
     summary and its forest's scores (None when the proxy setting did not run); requests: one row per setting of
     :data:`TIME_SERIES_SETTINGS` x method x request of evaluation episode 0 (RL: replicate 0; columns of
     :meth:`repro.router.env.VectorRouterEnv.request_table`); rewards: one row per RL method x decision step of
-    headline evaluation episode 0 (replicate 0, guidance weight 0)."""
+    headline evaluation episode 0 (replicate 0, guidance weight 0); predictor: per task, the emulated predictor's
+    accuracy on the headline evaluation requests beside paper Table 1's (:func:`predictor_table`); predictor_sweep:
+    :func:`run_predictor_sweep`'s rows."""
     evaluation: pd.DataFrame
     training: pd.DataFrame
     calibration: pd.DataFrame
@@ -196,6 +203,8 @@ class Results:
     proxy: dict | None
     requests: pd.DataFrame
     rewards: pd.DataFrame
+    predictor: pd.DataFrame
+    predictor_sweep: pd.DataFrame
 
 
 def settings_of(cfg: Config) -> list[str]:
@@ -238,19 +247,26 @@ def accuracy(cfg: Config):
     return None if cfg.predictor == "paper" else 1.0
 
 
+def predictor_accuracy(cfg: Config, override: float | None = None):
+    """The emulated predictor's accuracy: ``override`` (the fig14 sweep) or that of ``cfg.predictor``."""
+    return accuracy(cfg) if override is None else float(override)
+
+
 def _workload_key(setting: str) -> tuple:
     """Stream keys of a setting's episodes: the headline keeps the keys it always had; C4's two runs share one."""
     return () if setting == HEADLINE else (SETTINGS[setting].workload or setting,)
 
 
-def setting_workloads(cfg: Config, setting: str, purpose: tuple, episodes):
+def setting_workloads(cfg: Config, setting: str, purpose: tuple, episodes, predictor: float | None = None):
+    """The setting's workloads of ``episodes`` under the streams ``purpose`` (``predictor``: an accuracy replacing
+    cfg's predictor on the synthetic mix; the arrivals and lengths do not depend on it)."""
     if SETTINGS[setting].trace:
         data = proxy_data(cfg.seed)
         return [proxy.window_workload(data.pool, data.predictor, n_requests(cfg, setting), rate(cfg, setting),
                                       env_config(cfg, setting).service, rng(cfg.seed, *purpose, setting, int(e)))
                 for e in episodes]
     return workloads(env_config(cfg, setting), n_requests(cfg, setting), rate(cfg, setting), cfg.seed,
-                     purpose + _workload_key(setting), episodes, accuracy(cfg))
+                     purpose + _workload_key(setting), episodes, predictor_accuracy(cfg, predictor))
 
 
 @functools.cache
@@ -260,8 +276,8 @@ def proxy_data(seed: int) -> proxy.ProxyData:
     return proxy.prepare(int(rng(seed, "router-proxy-forest").integers(2**31)))
 
 
-def eval_workloads(cfg: Config, setting: str = HEADLINE):
-    return setting_workloads(cfg, setting, ("router-eval",), range(cfg.eval_episodes))
+def eval_workloads(cfg: Config, setting: str = HEADLINE, predictor: float | None = None):
+    return setting_workloads(cfg, setting, ("router-eval",), range(cfg.eval_episodes), predictor)
 
 
 def isolated_service_time(service: ServiceModel, prompt, decode) -> np.ndarray:
@@ -284,42 +300,58 @@ _AGENT: dict = {}
 once per worker (:func:`train` makes a new one when the settings differ)."""
 
 
-def train_and_evaluate(cfg: Config, setting: str, variant: str, seed: int) -> dict:
+def train_and_evaluate(cfg: Config, setting: str, variant: str, seed: int, predictor: float | None = None) -> dict:
     """One training replicate (``seed``) of one RL variant in one setting, then its evaluation on the setting's
-    evaluation episodes: a :func:`repro.sweep.sweep` task. Tables travel as numpy record arrays (``metrics``,
-    ``history``, ``requests``: the request table of episode 0) beside ``rewards`` (episode 0's reward per step)."""
+    evaluation episodes (``predictor``: the emulated predictor's accuracy in both, None: cfg's): a
+    :func:`repro.sweep.sweep` task. Tables travel as numpy record arrays (``metrics``, ``history``, ``requests``:
+    the request table of episode 0) beside ``rewards`` (episode 0's reward per step)."""
     env_cfg, tcfg, replicate = env_config(cfg, setting), train_config(cfg), int(seed)
 
     def round_workloads(r):
         episodes = range(r * cfg.parallel_episodes, (r + 1) * cfg.parallel_episodes)
-        return setting_workloads(cfg, setting, ("router-train", replicate), episodes)
+        return setting_workloads(cfg, setting, ("router-train", replicate), episodes, predictor)
 
     agent, params, history = train(variant, env_cfg, tcfg, round_workloads, cfg.seed, replicate, _AGENT.get("last"))
     _AGENT["last"] = agent
-    evaluation = evaluate_agent(agent, params, env_cfg, eval_workloads(cfg, setting), NAMES[variant])
+    evaluation = evaluate_agent(agent, params, env_cfg, eval_workloads(cfg, setting, predictor), NAMES[variant])
     return {"metrics": evaluation.metrics.to_records(index=False), "history": history.to_records(index=False),
             "requests": evaluation.requests.to_records(index=False), "rewards": evaluation.rewards}
 
 
 def rl_evaluations(cfg: Config) -> dict[str, list]:
     """Every RL variant x training replicate of every setting (on ``n_workers`` dask workers, or in this process
-    when ``n_workers`` is 1: same numbers), per setting in (replicate, variant) order: (Evaluation, replicate,
-    training history) triples."""
+    when ``n_workers`` is 1: same numbers), per setting in (replicate, variant) order: (Evaluation, training
+    history, replicate) triples."""
     grid = [{"setting": s, "variant": v} for s in settings_of(cfg) for v in VARIANTS]
     done = sweep(functools.partial(train_and_evaluate, cfg), grid, range(cfg.n_train_seeds),
                  client=client_for(cfg.n_workers), desc="router: settings x RL variants x replicates")
-    table, arrays = done.table, done.arrays
-    rows = {(s, v, int(r)): i for i, (s, v, r) in enumerate(zip(table["setting"], table["variant"], table["seed"]))}
-    out = {}
-    for setting in settings_of(cfg):
-        out[setting] = []
-        for replicate in range(cfg.n_train_seeds):
-            for variant in VARIANTS:
-                i = rows[setting, variant, replicate]
-                evaluation = Evaluation(NAMES[variant], pd.DataFrame(arrays["metrics"][i]),
-                                        pd.DataFrame(arrays["requests"][i]), arrays["rewards"][i])
-                out[setting].append((evaluation, replicate, pd.DataFrame(arrays["history"][i])))
-    return out
+    rows = {(s, v, int(r)): i for i, (s, v, r) in enumerate(zip(*(done.table[c] for c in ("setting", "variant",
+                                                                                          "seed"))))}
+    return {setting: [(*trained_run(done, rows[setting, variant, replicate], variant), replicate)
+                      for replicate in range(cfg.n_train_seeds) for variant in VARIANTS]
+            for setting in settings_of(cfg)}
+
+
+def trained_run(done: SweepResult, row: int, variant: str) -> tuple:
+    """(Evaluation, training history) of one :func:`train_and_evaluate` task of a finished sweep."""
+    arrays = {name: values[row] for name, values in done.arrays.items()}
+    return (Evaluation(NAMES[variant], pd.DataFrame(arrays["metrics"]), pd.DataFrame(arrays["requests"]),
+                       arrays["rewards"]), pd.DataFrame(arrays["history"]))
+
+
+def run_predictor_sweep(cfg: Config) -> pd.DataFrame:
+    """fig14 [our panel]: Workload-Guided RL trained and evaluated in the headline setting with the emulated
+    predictor at each accuracy of ``predictor_sweep`` (every task alike; 1 = oracle), ``n_train_seeds``
+    replicates each: one row per accuracy x replicate x evaluation episode (episode_metrics columns). The episodes'
+    arrivals and lengths are the headline's, so RR's headline evaluation is their reference."""
+    if not cfg.predictor_sweep:
+        return pd.DataFrame(columns=["accuracy", "replicate", "episode", "e2e_mean"])
+    done = sweep(functools.partial(train_and_evaluate, cfg, HEADLINE, "guided"),
+                 {"predictor": list(cfg.predictor_sweep)}, range(cfg.n_train_seeds),
+                 client=client_for(cfg.n_workers), desc="router: predictor accuracy x WG replicates")
+    return pd.concat([trained_run(done, i, "guided")[0].metrics.assign(accuracy=float(a), replicate=int(r))
+                      for i, (a, r) in enumerate(zip(done.table["predictor"], done.table["seed"]))],
+                     ignore_index=True)
 
 
 @dataclass(frozen=True)
@@ -338,12 +370,12 @@ def setting_run(cfg: Config, setting: str, trained: list) -> SettingRun:
     the evaluation requests and the episode-0 series the figures keep (:func:`episode0_requests`,
     :func:`episode0_rewards`)."""
     env_cfg, loads = env_config(cfg, setting), eval_workloads(cfg, setting)
-    evaluations = [(e, 0) for e in classical_evaluations(cfg, setting)] + [(e, r) for e, r, _ in trained]
+    evaluations = [(e, 0) for e in classical_evaluations(cfg, setting)] + [(e, r) for e, _, r in trained]
     isolated = np.concatenate([isolated_service_time(env_cfg.service, w.prompt, w.decode) for w in loads])
     first = [e for e, replicate in evaluations if replicate == 0]
     return SettingRun(pd.concat([e.metrics.assign(replicate=r) for e, r in evaluations],
                                 ignore_index=True).assign(setting=setting),
-                      pd.concat([h for _, _, h in trained], ignore_index=True).assign(setting=setting),
+                      pd.concat([h for _, h, _ in trained], ignore_index=True).assign(setting=setting),
                       float(isolated.mean()), episode0_requests(first, setting), episode0_rewards(first, setting))
 
 
@@ -391,7 +423,18 @@ def run(cfg: Config) -> Results:
                    pd.DataFrame(calibration(env_config(cfg).service)).drop(columns="heavy_threshold_tokens"),
                    {s: r.isolated for s, r in runs.items()}, run_grid(cfg), run_placements(cfg),
                    mixing.mixing_effect(mixing.MixingConfig()), proxy_results(cfg), joined("requests"),
-                   joined("rewards"))
+                   joined("rewards"), predictor_table(cfg), run_predictor_sweep(cfg))
+
+
+def predictor_table(cfg: Config) -> pd.DataFrame:
+    """fig14 (a): per task, the share of the headline evaluation requests whose predicted decode bucket is the true
+    one, beside paper Table 1's accuracy (the emulated predictor's target)."""
+    loads = eval_workloads(cfg)
+    task = np.concatenate([w.task for w in loads])
+    correct = np.concatenate([w.bucket == bucket_of(w.decode) for w in loads])
+    return pd.DataFrame({"task": TASKS, "paper": ACCURACY, "requests": np.bincount(task, minlength=len(TASKS)),
+                         "emulated": [correct[task == t].mean() if (task == t).any() else np.nan
+                                      for t in range(len(TASKS))]})
 
 
 def proxy_results(cfg: Config) -> dict | None:
@@ -421,13 +464,34 @@ def improvements(results: Results, setting: str = HEADLINE, baseline: pd.Series 
             continue
         e2e = group.set_index("episode")["e2e_mean"].reindex(rr.index)
         if method in NAMES.values():
-            rows.append({"method": method, "unit": replicate, "improvement": 100 * (rr.mean() - e2e.mean()) / rr.mean(),
+            rows.append({"method": method, "unit": replicate, "improvement": replicate_improvement(rr, e2e),
                          "router_wait": group["router_wait_mean"].mean(),
                          "instance_wait": group["instance_wait_mean"].mean()})
         else:
             rows += [{"method": method, "unit": e, "improvement": 100 * (rr[e] - e2e[e]) / rr[e],
                       "router_wait": w, "instance_wait": i}
                      for e, w, i in zip(rr.index, group["router_wait_mean"], group["instance_wait_mean"])]
+    return pd.DataFrame(rows)
+
+
+def replicate_improvement(rr: pd.Series, e2e: pd.Series) -> float:
+    """A trained router's improvement over RR (%): of its mean E2E over the evaluation episodes against RR's."""
+    return 100 * (rr.mean() - e2e.mean()) / rr.mean()
+
+
+def predictor_sweep_table(results: Results) -> pd.DataFrame:
+    """fig14 (c): per predictor accuracy, Workload-Guided RL's mean improvement over headline RR (%) with its 95%
+    interval over replicates; the row ``accuracy`` nan is the headline run (cfg's predictor)."""
+    ev = _evaluation(results, HEADLINE)
+    rr = ev[ev["method"] == "RR"].set_index("episode")["e2e_mean"]
+    guided = ev[ev["method"] == NAMES["guided"]].assign(accuracy=np.nan)
+    rows = []
+    for accuracy, runs in pd.concat([results.predictor_sweep, guided]).groupby("accuracy", sort=False, dropna=False):
+        gains = [replicate_improvement(rr, r.set_index("episode")["e2e_mean"].reindex(rr.index))
+                 for _, r in runs.groupby("replicate", sort=True)]
+        interval = report.mean_interval(np.array(gains))
+        rows.append({"accuracy": accuracy, "improvement": interval.effect, "ci_low": interval.low,
+                     "ci_high": interval.high, "n": interval.n})
     return pd.DataFrame(rows)
 
 
@@ -521,12 +585,12 @@ def headline_claims(results: Results, cfg: Config) -> list[dict]:
     out += [report.direction("C10-router-wait", "Baseline RL waits less at the router than Workload-Aware RL (s)",
                              "0.59 vs 4.41 s", report.paired_mean_difference(wa_wait, base_wait),
                              regime + learned(results, cfg, "baseline", "aware"), unit="s",
-                             evidence="fig07_queues.png"),
+                             evidence="fig07_tbt_queue.png"),
             report.direction("C10-instance-wait", "Baseline RL's requests wait longer at the instances than "
                              "Workload-Aware RL's (s)", "preempted at the instances instead",
                              report.paired_mean_difference(base_inst, wa_inst),
                              regime + learned(results, cfg, "baseline", "aware"), unit="s",
-                             evidence="fig07_queues.png")]
+                             evidence="fig07_tbt_queue.png")]
     return out
 
 
@@ -748,10 +812,10 @@ def limitations(cfg: Config) -> list[str]:
         "(mean ~1,430 tokens) are far shorter than Cloud-X's 5,527; the RandomForest (100 trees, leaves >= 20) on "
         "(prompt tokens, application) is fitted on the hour's first half and the 4,000-request episode windows "
         "(training and evaluation, their arrival gaps scaled to 80 req/s) are drawn from the second half.",
-        "Not run: the predictor-accuracy sweep (fig14) and paper Fig 5a-b's TBT over time and TBT distribution in "
-        "the headline setting (fig07 shows the waits and preemptions of Fig 5c). The time series (fig06, fig08b, "
-        "fig13) and TBT distributions (fig08c) are of one evaluation episode (episode 0; RL: training replicate 0), "
-        "not means over episodes. Router overhead is not modelled.",
+        "fig14 (c) [our panel]: Workload-Guided RL retrained with the emulated predictor at one accuracy for every "
+        "task (the wrong guesses are adjacent buckets), on the headline's arrivals and lengths. The time series "
+        "(fig06, fig07a, fig08b, fig13) and TBT distributions (fig07b, fig08c) are of one evaluation episode "
+        "(episode 0; RL: training replicate 0), not means over episodes. Router overhead is not modelled.",
     ]
 
 
@@ -790,19 +854,57 @@ def plot_proxy(axes, results: Results) -> None:
     for handle in legend.legend_handles[:len(proxy.APPLICATIONS)]:
         handle.set_sizes([20])
         handle.set_alpha(1.0)
+    plot_forest_confusion(axes[1], results)
+    axes[1].set_title(f"(b) {axes[1].get_title()}")
+
+
+def plot_forest_confusion(ax, results: Results) -> None:
+    """fig11 (b), fig14 (b): the proxy forest's confusion matrix on the held-out half, row shares with counts (a
+    note when the proxy setting did not run)."""
+    if results.proxy is None:
+        ax.text(0.5, 0.5, "proxy setting not run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
     confusion = results.proxy["confusion"]
     shares = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    axes[1].imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for (i, j), n in np.ndenumerate(confusion):
-        axes[1].text(j, i, f"{n:,}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=8,
-                     color="white" if shares[i, j] > 0.6 else "black")
+        ax.text(j, i, f"{n:,}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                color="white" if shares[i, j] > 0.6 else "black")
     labels = ["< 256", "256-2,047", ">= 2,048"]
-    axes[1].set_xticks(range(3), labels)
-    axes[1].set_yticks(range(3), labels)
+    ax.set_xticks(range(3), labels)
+    ax.set_yticks(range(3), labels)
     acc = results.proxy["accuracy"]
-    axes[1].set(xlabel="predicted decode bucket", ylabel="true decode bucket",
-                title=f"(b) RandomForest, held-out half: accuracy {acc.effect:.1%} (paper 79% on Cloud-X)")
-    axes[1].grid(False)
+    ax.set(xlabel="predicted decode bucket", ylabel="true decode bucket",
+           title=f"RandomForest, held-out half: accuracy {acc.effect:.1%} (paper 79% on Cloud-X)")
+    ax.grid(False)
+
+
+def plot_predictor(axes, results: Results) -> None:
+    """fig14 (paper Table 1, A.12): (a) per-task bucket accuracy of the emulated predictor on the headline
+    evaluation requests beside paper Table 1; (b) the proxy forest's confusion matrix; (c) [ours] Workload-Guided
+    RL's improvement over RR (%, 95% interval over replicates) against the predictor's accuracy, the headline run
+    (per-task Table 1 accuracies) as a band and the paper's 11.43% as a dashed line."""
+    table, x = results.predictor, np.arange(len(TASKS))
+    axes[0].bar(x - 0.2, 100 * table["paper"], 0.4, label="paper Table 1")
+    axes[0].bar(x + 0.2, 100 * table["emulated"], 0.4, label="emulated (headline evaluation requests)")
+    axes[0].set_xticks(x, [f"{t}\n{n:,} req." for t, n in zip(TASKS, table["requests"])], fontsize=7)
+    axes[0].set(ylabel="predicted bucket = true bucket (%)", ylim=(0, 125), title="(a) Output-length predictor")
+    axes[0].legend(fontsize=7, loc="upper center", ncol=2)
+    plot_forest_confusion(axes[1], results)
+    axes[1].set_title(f"(b) {axes[1].get_title()}")
+    sweep_table = predictor_sweep_table(results)
+    points, headline = sweep_table.dropna(subset="accuracy"), sweep_table[sweep_table["accuracy"].isna()]
+    axes[2].errorbar(100 * points["accuracy"], points["improvement"], fmt="o-", capsize=3, label="WG, every task at x",
+                     yerr=[points["improvement"] - points["ci_low"], points["ci_high"] - points["improvement"]])
+    for _, row in headline.iterrows():
+        axes[2].axhspan(row["ci_low"], row["ci_high"], color="C1", alpha=0.25,
+                        label=f"WG, Table 1 per-task accuracy: {row['improvement']:.1f}%")
+    axes[2].axhline(PAPER_IMPROVEMENT[NAMES["guided"]], color="k", ls="--", label="paper WG (Table 1 predictor)")
+    axes[2].axhline(0, color="k", lw=0.8)
+    axes[2].set(xlabel="predictor accuracy (%; 100 = oracle)", ylabel="mean E2E improvement over RR (%)",
+                title="(c) [ours] WG vs predictor accuracy" + ("" if len(points) else ": sweep not run"))
+    axes[2].legend(fontsize=7)
 
 
 def plot_service_model(axes, cfg: Config) -> None:
@@ -854,18 +956,24 @@ def plot_improvement(ax, table: pd.DataFrame, cfg: Config) -> None:
     ax.legend()
 
 
-def plot_waits(axes, per_method: pd.DataFrame) -> None:
-    """fig07 (paper Fig 5c): (a) mean wait per request in the router queue and at the instance (routing to first
-    token), (b) preemptions per episode, per method (``per_method``: one setting's rows of :func:`method_means`)."""
+def plot_tbt_and_waits(axes, results: Results) -> None:
+    """fig07 (paper Fig 5a-c), headline setting: (a) running mean TBT over time and (b) TBT per request (evaluation
+    episode 0, RL: replicate 0); (c) mean wait per request in the router queue and at the instance (routing to
+    first token) and (d) preemptions per episode, per method (means over evaluation episodes)."""
+    plot_over_time(axes[0], results, latency="tbt")
+    axes[0].set_title("(a) running mean TBT\n(episode 0, RL: replicate 0)")
+    plot_tbt(axes[1], results)
+    axes[1].set_title("(b) TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
+    per_method = method_means(results).loc[HEADLINE]
     x = np.arange(len(per_method))
-    axes[0].bar(x - 0.2, per_method["router_wait_mean"], 0.4, label="router queue")
-    axes[0].bar(x + 0.2, per_method["instance_wait_mean"], 0.4, label="instance (route to first token)")
-    axes[0].set(ylabel="mean wait per request (s)", title="Where requests wait")
-    axes[1].bar(x, per_method["preemptions"], color="C3")
-    axes[1].set(ylabel="preemptions per episode", title="Preemptions")
-    for ax in axes:
+    axes[2].bar(x - 0.2, per_method["router_wait_mean"], 0.4, label="router queue")
+    axes[2].bar(x + 0.2, per_method["instance_wait_mean"], 0.4, label="instance (route to first token)")
+    axes[2].set(ylabel="mean wait per request (s)", title="(c) where requests wait\n(mean over episodes)")
+    axes[3].bar(x, per_method["preemptions"], color="C3")
+    axes[3].set(ylabel="preemptions per episode", title="(d) preemptions\n(mean over episodes)")
+    for ax in axes[2:]:
         ax.set_xticks(x, per_method.index, rotation=30, ha="right")
-    axes[0].legend()
+    axes[2].legend(fontsize=7)
 
 
 def plot_training(axes, results: Results) -> None:
@@ -892,19 +1000,37 @@ def _series(results: Results, setting: str, method: str) -> pd.DataFrame:
     return rows[(rows["setting"] == setting) & (rows["method"] == method)]
 
 
-def plot_ttft_over_time(ax, results: Results, setting: str = HEADLINE, horizon: float | None = None) -> None:
-    """fig06 (paper Fig 1c) and fig08 (b) (Fig 6b): the mean TTFT of the requests that have their first token by
-    each time since the start (running mean by first-token time), evaluation episode 0 (RL: replicate 0), up to
-    ``horizon`` s (None: the last first token of the methods drawn)."""
+RUNNING_MEANS = {"ttft": ("first_token", "mean TTFT of requests served so far (s)"),
+                 "tbt": ("done", "mean TBT of requests finished so far (s)")}
+"""Latency -> (the request time that orders its running mean, axis label): TTFT by first token (paper Figs 1c,
+6b), TBT by completion (Fig 5a)."""
+
+
+def plot_over_time(ax, results: Results, setting: str = HEADLINE, horizon: float | None = None,
+                   latency: str = "ttft") -> None:
+    """fig06 (paper Fig 1c), fig07 (a) (Fig 5a) and fig08 (b) (Fig 6b): the running mean of ``latency`` over the
+    requests that reached its time (:data:`RUNNING_MEANS`) by each time since the start, evaluation episode 0 (RL:
+    replicate 0), up to ``horizon`` s (None: the last such time of the methods drawn)."""
+    by, label = RUNNING_MEANS[latency]
     series = {method: _series(results, setting, method) for method in SERIES_METHODS}
-    horizon = horizon or max(float(np.nanmax(rows["first_token"])) for rows in series.values())
+    horizon = horizon or max(float(np.nanmax(rows[by])) for rows in series.values())
     at = np.linspace(0.0, horizon, 501)
     for j, (method, rows) in enumerate(series.items()):
-        ax.plot(at, running_mean(rows["first_token"], rows["ttft"], at), color=f"C{j}", label=method,
+        ax.plot(at, running_mean(rows[by], rows[latency], at), color=f"C{j}", label=method,
                 ls="--" if method in ("JSQ", RANDOM) else "-")
-    ax.set(xlabel="time since start (s)", ylabel="mean TTFT of requests served so far (s)", xlim=(0, horizon),
-           title=f"{SETTINGS[setting].label}:\nrunning mean TTFT, evaluation episode 0 (RL: replicate 0)")
+    ax.set(xlabel="time since start (s)", ylabel=label, xlim=(0, horizon),
+           title=f"{SETTINGS[setting].label}:\nrunning mean {latency.upper()}, evaluation episode 0 (RL: replicate 0)")
     ax.legend(fontsize=7)
+
+
+def plot_tbt(ax, results: Results, setting: str = HEADLINE) -> None:
+    """fig07 (b) (paper Fig 5b) and fig08 (c) (Fig 6c): time between tokens per request and method, evaluation
+    episode 0 (RL: replicate 0); box: quartiles, whiskers: 5-95%."""
+    tbt = [_series(results, setting, method)["tbt"].dropna().to_numpy() for method in SERIES_METHODS]
+    ax.boxplot(tbt, whis=(5, 95), showfliers=False)
+    ax.set_xticks(np.arange(1, len(SERIES_METHODS) + 1), SERIES_METHODS, rotation=30, ha="right")
+    ax.set(ylabel="time between tokens per request (s)",
+           title=f"{SETTINGS[setting].label}: TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
 
 
 def plot_a100_chunking(axes, results: Results) -> None:
@@ -922,13 +1048,10 @@ def plot_a100_chunking(axes, results: Results) -> None:
     axes[0].set(ylabel="throughput (tokens/s)", title="(a) A100: tokens served / makespan\n(mean over episodes)")
     axes[0].set_ylim(top=1.3 * axes[0].get_ylim()[1])
     axes[0].legend(fontsize=7, ncol=2, loc="upper center")
-    plot_ttft_over_time(axes[1], results, "a100-n4-chunked")
+    plot_over_time(axes[1], results, "a100-n4-chunked")
     axes[1].set_title("(b) A100 chunked: running mean TTFT\n(episode 0, RL: replicate 0)")
-    tbt = [_series(results, "a100-n4-chunked", method)["tbt"].dropna().to_numpy() for method in SERIES_METHODS]
-    axes[2].boxplot(tbt, whis=(5, 95), showfliers=False)
-    axes[2].set_xticks(np.arange(1, len(SERIES_METHODS) + 1), SERIES_METHODS, rotation=30, ha="right")
-    axes[2].set(ylabel="time between tokens per request (s)",
-                title="(c) A100 chunked: TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
+    plot_tbt(axes[2], results, "a100-n4-chunked")
+    axes[2].set_title("(c) A100 chunked: TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
 
 
 def plot_test_rewards(axes, results: Results, cfg: Config) -> None:

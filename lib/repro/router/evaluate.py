@@ -77,9 +77,10 @@ def evaluate_router(router: Router, cfg: EnvConfig, episode_workloads: list[Work
 
 def running_mean(times: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
     """At each time of ``at``: the mean of the ``values`` whose ``times`` are <= it (nan before the first; entries
-    with a nan time never count). Running mean TTFT by first-token time: paper Figs 1c and 6b."""
+    with a nan time or value never count). Running mean TTFT by first-token time: paper Figs 1c and 6b; TBT by
+    completion (a one-token request has none): Fig 5a."""
     times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
-    present = ~np.isnan(times)
+    present = ~np.isnan(times) & ~np.isnan(values)
     order = np.argsort(times[present], kind="stable")
     sorted_times = times[present][order]
     cumulative = np.concatenate([[0.0], np.cumsum(values[present][order])])

@@ -331,8 +331,8 @@ def rl_evaluations(cfg: Config) -> dict[str, list]:
     grid = [{"setting": s, "variant": v} for s in settings_of(cfg) for v in VARIANTS]
     done = sweep(functools.partial(train_and_evaluate, cfg), grid, range(cfg.n_train_seeds),
                  client=client_for(cfg.n_workers), desc="router: settings x RL variants x replicates")
-    rows = {(s, v, int(r)): i for i, (s, v, r) in enumerate(zip(*(done.table[c] for c in ("setting", "variant",
-                                                                                          "seed"))))}
+    keys = zip(done.table["setting"], done.table["variant"], done.table["seed"])
+    rows = {(s, v, int(r)): i for i, (s, v, r) in enumerate(keys)}
     return {setting: [(*trained_run(done, rows[setting, variant, replicate], variant), replicate)
                       for replicate in range(cfg.n_train_seeds) for variant in VARIANTS]
             for setting in settings_of(cfg)}

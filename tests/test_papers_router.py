@@ -1,9 +1,11 @@
 """repro.papers.router: bad parameters are named, the isolated service time matches the kernel on a lone request,
-a tiny run gives every method and claims whose statuses follow from the numbers (and can fail), and reruns are
-identical."""
+a tiny run gives every method and claims whose statuses follow from the numbers (and can fail), keeps only the
+episode-0 series the figures draw, and reruns are identical."""
 import dataclasses
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from repro import papers
@@ -20,16 +22,16 @@ def tiny_config(**changes):
     small = dict(n_instances=2, n_requests=40, rate=8.0, kv_capacity=3000, n_train_seeds=2, train_episodes=2,
                  parallel_episodes=2, explore_episodes=1, eval_episodes=3, batch_size=32, update_every=4,
                  settings=("a100-n4", "a100-n4-chunked", "v100-n8", "azure-proxy"), grid_requests=16, grid_seeds=2,
-                 placement_seeds=2)
+                 placement_seeds=2, predictor_sweep=(0.5, 1.0))
     return dataclasses.replace(cfg, **{**small, **changes})
 
 
 def test_bad_parameters_are_named():
     params = dataclasses.asdict(papers.load_config("router", scale="smoke"))
-    params.update(predictor="psychic", kv_capacity=500, train_episodes=5)
+    params.update(predictor="psychic", kv_capacity=500, train_episodes=5, predictor_sweep=[0.5, 1.5])
     with pytest.raises(ParameterError) as err:
         paper.Config.from_params(params)
-    for name in ("predictor", "kv_capacity", "train_episodes"):
+    for name in ("predictor", "kv_capacity", "train_episodes", "predictor_sweep"):
         assert name in str(err.value)
 
 
@@ -102,6 +104,38 @@ def test_same_seed_same_numbers(tiny_run):
     cfg2 = dataclasses.replace(cfg, n_train_seeds=2)
     again = paper.run(cfg2)
     np.testing.assert_array_equal(results.evaluation["e2e_mean"].to_numpy(), again.evaluation["e2e_mean"].to_numpy())
+    pd.testing.assert_frame_equal(results.requests, again.requests)      # the figures' series too
+    pd.testing.assert_frame_equal(results.rewards, again.rewards)
+
+
+def test_results_keep_only_the_series_the_figures_draw(tiny_run):
+    cfg, results = tiny_run
+    requests, rewards = results.requests, results.rewards
+    methods = set(results.evaluation["method"])
+    for setting in paper.TIME_SERIES_SETTINGS:
+        rows = requests[requests["setting"] == setting]
+        assert set(rows["method"]) == methods
+        assert len(rows) == len(methods) * paper.n_requests(cfg, setting)       # episode 0, replicate 0 only
+    assert set(requests["setting"]) == set(paper.TIME_SERIES_SETTINGS)
+    assert set(rewards["method"]) == set(paper.NAMES.values())
+    ev = results.evaluation
+    for method, trace in rewards.groupby("method"):     # one reward per decision step of episode 0, replicate 0
+        first = ev[(ev["setting"] == paper.HEADLINE) & (ev["method"] == method) & (ev["replicate"] == 0)
+                   & (ev["episode"] == 0)]
+        assert len(trace) == first["decisions"].item()
+    means = paper.method_means(results)
+    assert (means.loc[paper.THROUGHPUT_SETTINGS[1], ["prompt_throughput", "generation_throughput"]] > 0).all().all()
+
+
+def test_the_time_series_figures_draw(tiny_run):
+    cfg, results = tiny_run
+    for draw, n in ((paper.plot_over_time, 1), (paper.plot_a100_chunking, 3), (paper.plot_task_mix, 1),
+                    (lambda axes, r: paper.plot_test_rewards(axes, r, cfg), 3), (paper.plot_tbt_and_waits, 4),
+                    (paper.plot_predictor, 3)):
+        fig, axes = plt.subplots(1, n)
+        draw(axes, results)
+        assert all(ax.has_data() for ax in np.atleast_1d(axes))
+        plt.close(fig)
 
 
 def test_rl_claims_need_a_policy_that_learned_to_route(tiny_run):
@@ -136,3 +170,27 @@ def test_rl_claims_need_a_policy_that_beats_random_routing(tiny_run):
     assert statuses["C1-Base"] == "not-testable" and statuses["C1"] != "not-testable"
     over_random = paper.learned(dataclasses.replace(results, evaluation=ev), cfg, "guided")[1]
     assert over_random.value == pytest.approx(50.0) and over_random.passed
+
+
+def test_predictor_panels_hold_the_emulated_accuracy_and_the_sweep(tiny_run):
+    cfg, results = tiny_run
+    table = results.predictor                       # per task: share of requests whose predicted bucket is right
+    assert table["requests"].sum() == cfg.eval_episodes * cfg.n_requests
+    seen = table[table["requests"] > 0]
+    assert ((seen["emulated"] >= 0) & (seen["emulated"] <= 1)).all()
+    oracle = paper.predictor_table(dataclasses.replace(cfg, predictor="oracle"))
+    assert (oracle.loc[oracle["requests"] > 0, "emulated"] == 1).all()
+    sweep = paper.predictor_sweep_table(results)    # one row per swept accuracy, then the headline WG run
+    assert sweep["accuracy"].iloc[:-1].tolist() == list(cfg.predictor_sweep) and np.isnan(sweep["accuracy"].iloc[-1])
+    assert (sweep["n"] == cfg.n_train_seeds).all()
+    rows = results.predictor_sweep
+    assert len(rows) == len(cfg.predictor_sweep) * cfg.n_train_seeds * cfg.eval_episodes
+
+
+def test_the_predictor_sweep_only_changes_the_predicted_buckets():
+    cfg = tiny_config()
+    paper_loads, oracle_loads = paper.eval_workloads(cfg), paper.eval_workloads(cfg, predictor=1.0)
+    for a, b in zip(paper_loads, oracle_loads):
+        for field in ("arrival", "task", "prompt", "decode"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    assert any((a.bucket != b.bucket).any() for a, b in zip(paper_loads, oracle_loads))

@@ -67,7 +67,7 @@ def test_every_router_serves_a_whole_episode():
     cfg = EnvConfig(m=2, service=ServiceModel(kv_capacity=4000))
     loads = workloads(cfg, 60, 10.0, 0, ("test-router-episode",), range(2))
     for router in CLASSICAL:
-        metrics = evaluate_router(router(), cfg, loads)
+        metrics = evaluate_router(router(), cfg, loads).metrics
         assert (metrics["unserved"] == 0).all(), router.name
         assert (metrics["e2e_mean"] > 0).all()
         assert set(metrics["method"]) == {router.name}

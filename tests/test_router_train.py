@@ -1,15 +1,12 @@
 """repro.router.train: the per-transition-discount Double DQN equals repro.learn.dqn's when every discount is gamma and
 every action is legal, learns a known answer (discount 0: Q -> the action's mean reward), takes its target's argmax
 over the next state's legal actions only; only instances that can admit the head are legal, the wait only when none
-can (in exploration and the greedy policy); the variants' guidance schedules; relabelling the instances of a
-transition moves each instance's observation block with its action and legality; a short training run of each
-variant."""
+can (in exploration and the greedy policy); the variants' guidance schedules; a short training run of each variant
+and network."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from repro.core.seeds import rng
 from repro.learn import dqn
@@ -17,10 +14,10 @@ from repro.router.env import EnvConfig
 from repro.router.evaluate import workloads
 from repro.router.routers import explore_actions, legal_actions
 from repro.router.service import ServiceModel
-from repro.router.cluster import A_FITS, N_AUX, PER_INSTANCE
+from repro.router.cluster import A_FITS, N_AUX
 from repro.router.train import (
-    VARIANTS, DiscountedBatch, DiscountedDoubleDQN, TrainConfig, act_greedy, evaluate_agent, relabel_instances,
-    schedule, train,
+    VARIANTS, DiscountedBatch, DiscountedDoubleDQN, TrainConfig, act_greedy, evaluate_agent, schedule,
+    train,
 )
 
 
@@ -117,39 +114,15 @@ def test_schedules_of_the_three_variants():
         schedule("other", k, 0.99, 0.5)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
-def test_each_variant_trains_and_is_evaluated_on_a_tiny_cluster(variant):
+@pytest.mark.parametrize("variant, network", [(v, "shared-instance") for v in VARIANTS] + [("guided", "mlp")])
+def test_each_variant_trains_and_is_evaluated_on_a_tiny_cluster(variant, network):
     env_cfg = EnvConfig(m=2, service=ServiceModel(kv_capacity=3000, max_time=60.0))
-    cfg = TrainConfig(episodes=4, parallel=2, update_every=4,
+    cfg = TrainConfig(episodes=4, parallel=2, update_every=4, network=network,
                       dqn=dqn.Config(batch_size=32, replay_capacity=5000, epsilon_decay_steps=2))
     agent, params, history = train(variant, env_cfg, cfg,
                                    lambda r: workloads(env_cfg, 40, 10.0, 0, ("test-train", r), range(2)), 0, 0)
     np.testing.assert_array_equal(history["episode"], [1, 2, 3, 4])
     np.testing.assert_allclose(history["epsilon"], [1.0, 0.5, 0.0, 0.0])
-    metrics = evaluate_agent(agent, params, env_cfg, workloads(env_cfg, 40, 10.0, 0, ("test-eval",), range(3)), variant)
+    loads = workloads(env_cfg, 40, 10.0, 0, ("test-eval",), range(3))
+    metrics = evaluate_agent(agent, params, env_cfg, loads, variant).metrics
     assert len(metrics) == 3 and (metrics["e2e_mean"] > 0).all()
-
-
-@settings(max_examples=40, deadline=None)
-@given(m=st.integers(1, 8), n=st.integers(1, 20), seed=st.integers(0, 2**32 - 1))
-def test_relabelling_moves_each_instance_block_with_its_action_and_legality(m, n, seed):
-    gen = np.random.default_rng(seed)
-    dim = PER_INSTANCE * m + 3
-    obs = np.arange(n * dim, dtype=np.float32).reshape(n, dim)          # every value names its (row, column)
-    batch = {"obs": obs, "next_obs": obs + 0.5, "action": gen.integers(0, m + 1, n).astype(np.int32),
-             "reward": gen.random(n), "done": gen.random(n).round(), "discount": gen.random(n),
-             "next_legal": gen.integers(0, 2, (n, m + 1)).astype(np.float32)}
-    out = relabel_instances(batch, np.random.default_rng(seed + 1), m)
-    for name in ("reward", "done", "discount"):
-        np.testing.assert_array_equal(out[name], batch[name])
-    np.testing.assert_array_equal(out["obs"][:, PER_INSTANCE * m:], obs[:, PER_INSTANCE * m:])   # queue stays
-    np.testing.assert_array_equal(out["next_obs"], out["obs"] + 0.5)
-    np.testing.assert_array_equal(out["next_legal"][:, m], batch["next_legal"][:, m])               # wait stays
-    for row in range(n):
-        blocks = obs[row, :PER_INSTANCE * m].reshape(m, PER_INSTANCE)
-        new = out["obs"][row, :PER_INSTANCE * m].reshape(m, PER_INSTANCE)
-        perm = [int(np.flatnonzero((blocks == block).all(axis=1))[0]) for block in new]    # new j is old perm[j]
-        assert sorted(perm) == list(range(m))
-        np.testing.assert_array_equal(out["next_legal"][row, :m], batch["next_legal"][row, perm])
-        a = batch["action"][row]
-        assert out["action"][row] == (m if a == m else perm.index(a))

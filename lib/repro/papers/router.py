@@ -20,6 +20,9 @@ What runs (brief §1 C1-C5, C7, C8, C10; §2 Method; §3 Baselines; §5 workload
   (:mod:`repro.router.routers`) and the three Double DQN routers, Baseline, Workload-Aware and Workload-Guided
   (:mod:`repro.router.train`), each trained with ``n_train_seeds`` independent replicates and all evaluated on the
   same ``eval_episodes`` episodes (streams (seed, "router-eval", setting workload, e)).
+* **Scale-out**: every (setting, variant, replicate) training run and its evaluation is one
+  :func:`repro.sweep.sweep` task (:func:`train_and_evaluate`) on ``n_workers`` dask workers; the tables are the
+  same, row for row, as in one process.
 * **Effects**: improvement = 100 (RR - method) / RR of the mean E2E latency over the evaluation episodes. RL
   methods: one improvement per training replicate, 95% bootstrap interval over replicates; classical routers: one
   paired improvement per evaluation episode, interval over episodes.
@@ -38,7 +41,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from repro import report
 from repro.core.seeds import rng
@@ -47,11 +49,13 @@ from repro.papers.config import PaperConfig, check_fraction, check_positive
 from repro.router import grid as table2
 from repro.router import mixing, placement, proxy
 from repro.router.env import EnvConfig
-from repro.router.evaluate import evaluate_router, workloads
+from repro.router.evaluate import Evaluation, evaluate_router, running_mean, workloads
+from repro.router.qnet import NETWORKS
 from repro.router.routers import CLASSICAL, RandomLegal
-from repro.router.service import ServiceModel, a100_llama31_8b
+from repro.router.service import ServiceModel, a100_llama31_8b, bucket_of
 from repro.router.train import NAMES, VARIANTS, TrainConfig, evaluate_agent, train
-from repro.router.workload import MAX_DECODE, MEAN_DECODE, MEAN_PROMPT, TASKS, calibration
+from repro.router.workload import ACCURACY, MAX_DECODE, MEAN_DECODE, MEAN_PROMPT, TASKS, calibration
+from repro.sweep import SweepResult, client_for, sweep
 
 PAPER = "arXiv:2408.13510"
 SLUG = "router"
@@ -99,6 +103,10 @@ SETTINGS = {
 }
 """Brief §1: C3 (Table 3 rows 1-4), C4 (rows 5-8, A.12's 1,024-token budget), C5 (A.11: 4,000 requests), C6 proxy
 (A.12's protocol on the public trace)."""
+TIME_SERIES_SETTINGS = (HEADLINE, "a100-n4-chunked")
+"""Settings whose episode-0 request tables :class:`Results` keeps: fig06 and fig10 (headline), fig08 (chunked)."""
+THROUGHPUT_SETTINGS = ("a100-n4", "a100-n4-chunked")
+"""fig08 (paper Fig 6a-c): the A100 cluster without and with chunked prefill."""
 
 
 @dataclass(frozen=True)
@@ -109,9 +117,11 @@ class Config(PaperConfig):
     rate: float                      # Poisson arrival rate, req/s [paper: 20]
     kv_capacity: int                 # V100-like KV cache tokens per instance [our choice, brief sweep 8k-30k]
     predictor: str                   # "paper" (per-task Table 1 accuracy) or "oracle"
+    predictor_sweep: tuple[float, ...]  # fig14: WG retrained with the predictor at these accuracies [brief]
     max_time_factor: float           # an episode ends at this x (n_requests / rate + the longest request alone) [ours]
     settings: tuple[str, ...]        # settings run beside the headline (keys of SETTINGS)
     n_train_seeds: int               # independent training replicates per RL variant and setting
+    n_workers: int                   # dask workers for the training tasks (1: a loop in this process)
     train_episodes: int              # training episodes per replicate [brief: 40]
     parallel_episodes: int           # episodes run in lockstep during training
     explore_episodes: int            # epsilon linear 1 -> 0 over these episodes [paper A.9.2: 20]
@@ -123,10 +133,11 @@ class Config(PaperConfig):
     beta_d: float                    # guidance decay [paper §6: 0.5]
     completion_reward: float         # r_w [paper A.9.3: 60]
     reward_scale: float              # rewards seen by the learner are scaled by this [our choice]
-    relabel_instances: bool          # train on randomly relabelled instances (repro.router.train) [our choice]
+    network: str                     # Q-network: "mlp" [paper A.9.3] or "shared-instance" [ours, repro.router.qnet]
     replay_capacity: int
     target_sync_every: int
-    hidden: tuple[int, ...]          # Q-network hidden layers [paper A.9.3: 64, 64]
+    hidden: tuple[int, ...]          # the MLP's hidden layers [paper A.9.3: 64, 64]
+    scorer_hidden: tuple[int, ...]   # the shared-instance scorer's and wait head's hidden layers [ours: 32, 32]
     grid_requests: int               # C7: requests per Table 2 scenario [paper: 3,000]
     grid_seeds: int                  # C7: workload draws of the grid
     placement_seeds: int             # C8: workload draws of the 8-request enumeration
@@ -139,13 +150,19 @@ class Config(PaperConfig):
     def problems(self) -> list[str]:
         found = super().problems() + check_positive(
             self, "n_instances", "n_requests", "rate", "kv_capacity", "max_time_factor", "n_train_seeds",
-            "train_episodes", "parallel_episodes", "explore_episodes", "eval_episodes", "update_every",
+            "n_workers", "train_episodes", "parallel_episodes", "explore_episodes", "eval_episodes", "update_every",
             "batch_size", "learning_rate", "beta_d", "completion_reward", "reward_scale", "replay_capacity",
             "target_sync_every", "grid_requests", "grid_seeds", "placement_seeds", "improvement_band",
             "heuristic_band", "chunking_band", "min_load_ratio")
         found += check_fraction(self, "gamma", "min_busy_share")
+        if bad := [a for a in self.predictor_sweep if not 0 <= a <= 1] or len(set(self.predictor_sweep)) < len(
+                self.predictor_sweep):
+            found.append(f"predictor_sweep: expected distinct accuracies in [0, 1], got {list(self.predictor_sweep)} "
+                         f"({bad})")
         if self.predictor not in PREDICTORS:
             found.append(f"predictor: expected one of {PREDICTORS}, got {self.predictor!r}")
+        if self.network not in NETWORKS:
+            found.append(f"network: expected one of {NETWORKS}, got {self.network!r}")
         extra = [s for s in SETTINGS if s != HEADLINE]
         if bad := [s for s in self.settings if s not in extra] or len(set(self.settings)) < len(self.settings):
             found.append(f"settings: expected distinct names among {extra}, got {list(self.settings)} ({bad})")
@@ -171,7 +188,12 @@ class Results:
     training: one row per setting x variant x replicate x training episode; calibration: the task mix fit;
     isolated: per setting, the mean isolated service time of its evaluation requests; grid: the Table 2 cells per
     grid seed; placements: every placement per placement seed; mixing: the fig01 curves; proxy: the proxy trace's
-    summary and its forest's scores (None when the proxy setting did not run)."""
+    summary and its forest's scores (None when the proxy setting did not run); requests: one row per setting of
+    :data:`TIME_SERIES_SETTINGS` x method x request of evaluation episode 0 (RL: replicate 0; columns of
+    :meth:`repro.router.env.VectorRouterEnv.request_table`); rewards: one row per RL method x decision step of
+    headline evaluation episode 0 (replicate 0, guidance weight 0); predictor: per task, the emulated predictor's
+    accuracy on the headline evaluation requests beside paper Table 1's (:func:`predictor_table`); predictor_sweep:
+    :func:`run_predictor_sweep`'s rows."""
     evaluation: pd.DataFrame
     training: pd.DataFrame
     calibration: pd.DataFrame
@@ -180,6 +202,10 @@ class Results:
     placements: pd.DataFrame
     mixing: pd.DataFrame
     proxy: dict | None
+    requests: pd.DataFrame
+    rewards: pd.DataFrame
+    predictor: pd.DataFrame
+    predictor_sweep: pd.DataFrame
 
 
 def settings_of(cfg: Config) -> list[str]:
@@ -211,15 +237,25 @@ def env_config(cfg: Config, setting: str = HEADLINE) -> EnvConfig:
 
 def train_config(cfg: Config) -> TrainConfig:
     return TrainConfig(episodes=cfg.train_episodes, parallel=cfg.parallel_episodes, update_every=cfg.update_every,
-                       beta_d=cfg.beta_d, reward_scale=cfg.reward_scale, relabel_instances=cfg.relabel_instances,
-                       dqn=dqn.Config(hidden=cfg.hidden, learning_rate=cfg.learning_rate, gamma=cfg.gamma,
+                       beta_d=cfg.beta_d, reward_scale=cfg.reward_scale, network=cfg.network,
+                       dqn=dqn.Config(hidden=q_hidden(cfg), learning_rate=cfg.learning_rate, gamma=cfg.gamma,
                                       batch_size=cfg.batch_size, replay_capacity=cfg.replay_capacity,
                                       target_sync_every=cfg.target_sync_every,
                                       epsilon_decay_steps=cfg.explore_episodes))
 
 
+def q_hidden(cfg: Config) -> tuple[int, ...]:
+    """The hidden layers of the Q-network ``cfg.network``: the MLP's ``hidden`` or the scorer's ``scorer_hidden``."""
+    return cfg.hidden if cfg.network == "mlp" else cfg.scorer_hidden
+
+
 def accuracy(cfg: Config):
     return None if cfg.predictor == "paper" else 1.0
+
+
+def predictor_accuracy(cfg: Config, override: float | None = None):
+    """The emulated predictor's accuracy: ``override`` (the fig14 sweep) or that of ``cfg.predictor``."""
+    return accuracy(cfg) if override is None else float(override)
 
 
 def _workload_key(setting: str) -> tuple:
@@ -227,14 +263,16 @@ def _workload_key(setting: str) -> tuple:
     return () if setting == HEADLINE else (SETTINGS[setting].workload or setting,)
 
 
-def setting_workloads(cfg: Config, setting: str, purpose: tuple, episodes):
+def setting_workloads(cfg: Config, setting: str, purpose: tuple, episodes, predictor: float | None = None):
+    """The setting's workloads of ``episodes`` under the streams ``purpose`` (``predictor``: an accuracy replacing
+    cfg's predictor on the synthetic mix; the arrivals and lengths do not depend on it)."""
     if SETTINGS[setting].trace:
         data = proxy_data(cfg.seed)
         return [proxy.window_workload(data.pool, data.predictor, n_requests(cfg, setting), rate(cfg, setting),
                                       env_config(cfg, setting).service, rng(cfg.seed, *purpose, setting, int(e)))
                 for e in episodes]
     return workloads(env_config(cfg, setting), n_requests(cfg, setting), rate(cfg, setting), cfg.seed,
-                     purpose + _workload_key(setting), episodes, accuracy(cfg))
+                     purpose + _workload_key(setting), episodes, predictor_accuracy(cfg, predictor))
 
 
 @functools.cache
@@ -244,8 +282,8 @@ def proxy_data(seed: int) -> proxy.ProxyData:
     return proxy.prepare(int(rng(seed, "router-proxy-forest").integers(2**31)))
 
 
-def eval_workloads(cfg: Config, setting: str = HEADLINE):
-    return setting_workloads(cfg, setting, ("router-eval",), range(cfg.eval_episodes))
+def eval_workloads(cfg: Config, setting: str = HEADLINE, predictor: float | None = None):
+    return setting_workloads(cfg, setting, ("router-eval",), range(cfg.eval_episodes), predictor)
 
 
 def isolated_service_time(service: ServiceModel, prompt, decode) -> np.ndarray:
@@ -256,25 +294,114 @@ def isolated_service_time(service: ServiceModel, prompt, decode) -> np.ndarray:
     return service.prefill_time(prompt) + np.where(steps[None, :] < decode[:, None], per_step, 0.0).sum(axis=1)
 
 
-def run_setting(cfg: Config, setting: str) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Classical routers and the three trained RL routers of one setting: (evaluation, training, mean isolated
-    service time of the evaluation requests)."""
-    env_cfg, tcfg = env_config(cfg, setting), train_config(cfg)
-    loads = eval_workloads(cfg, setting)
-    routers = [router() for router in CLASSICAL] + [RandomLegal(cfg.seed)]
-    rows = [evaluate_router(router, env_cfg, loads).assign(replicate=0) for router in routers]
-    history, agent = [], None
-    jobs = [(replicate, variant) for replicate in range(cfg.n_train_seeds) for variant in VARIANTS]
-    for replicate, variant in tqdm(jobs, desc=f"router {setting}: RL replicates x variants"):
-        def round_workloads(r, replicate=replicate):
-            episodes = range(r * cfg.parallel_episodes, (r + 1) * cfg.parallel_episodes)
-            return setting_workloads(cfg, setting, ("router-train", replicate), episodes)
-        agent, params, hist = train(variant, env_cfg, tcfg, round_workloads, cfg.seed, replicate, agent)
-        history.append(hist)
-        rows.append(evaluate_agent(agent, params, env_cfg, loads, NAMES[variant]).assign(replicate=replicate))
+def classical_evaluations(cfg: Config, setting: str) -> list:
+    """The classical routers and uniform random routing on the setting's evaluation episodes."""
+    env_cfg, loads = env_config(cfg, setting), eval_workloads(cfg, setting)
+    return [evaluate_router(router, env_cfg, loads) for router in
+            [router() for router in CLASSICAL] + [RandomLegal(cfg.seed)]]
+
+
+_AGENT: dict = {}
+"""The last agent trained in this process, handed to the next :func:`train` so that its jitted functions compile
+once per worker (:func:`train` makes a new one when the settings differ)."""
+
+
+def train_and_evaluate(cfg: Config, setting: str, variant: str, seed: int, predictor: float | None = None) -> dict:
+    """One training replicate (``seed``) of one RL variant in one setting, then its evaluation on the setting's
+    evaluation episodes (``predictor``: the emulated predictor's accuracy in both, None: cfg's): a
+    :func:`repro.sweep.sweep` task. Tables travel as numpy record arrays (``metrics``, ``history``, ``requests``:
+    the request table of episode 0) beside ``rewards`` (episode 0's reward per step)."""
+    env_cfg, tcfg, replicate = env_config(cfg, setting), train_config(cfg), int(seed)
+
+    def round_workloads(r):
+        episodes = range(r * cfg.parallel_episodes, (r + 1) * cfg.parallel_episodes)
+        return setting_workloads(cfg, setting, ("router-train", replicate), episodes, predictor)
+
+    agent, params, history = train(variant, env_cfg, tcfg, round_workloads, cfg.seed, replicate, _AGENT.get("last"))
+    _AGENT["last"] = agent
+    evaluation = evaluate_agent(agent, params, env_cfg, eval_workloads(cfg, setting, predictor), NAMES[variant])
+    return {"metrics": evaluation.metrics.to_records(index=False), "history": history.to_records(index=False),
+            "requests": evaluation.requests.to_records(index=False), "rewards": evaluation.rewards}
+
+
+def rl_evaluations(cfg: Config) -> dict[str, list]:
+    """Every RL variant x training replicate of every setting (on ``n_workers`` dask workers, or in this process
+    when ``n_workers`` is 1: same numbers), per setting in (replicate, variant) order: (Evaluation, training
+    history, replicate) triples."""
+    grid = [{"setting": s, "variant": v} for s in settings_of(cfg) for v in VARIANTS]
+    done = sweep(functools.partial(train_and_evaluate, cfg), grid, range(cfg.n_train_seeds),
+                 client=client_for(cfg.n_workers), desc="router: settings x RL variants x replicates")
+    keys = zip(done.table["setting"], done.table["variant"], done.table["seed"])
+    rows = {(s, v, int(r)): i for i, (s, v, r) in enumerate(keys)}
+    return {setting: [(*trained_run(done, rows[setting, variant, replicate], variant), replicate)
+                      for replicate in range(cfg.n_train_seeds) for variant in VARIANTS]
+            for setting in settings_of(cfg)}
+
+
+def trained_run(done: SweepResult, row: int, variant: str) -> tuple:
+    """(Evaluation, training history) of one :func:`train_and_evaluate` task of a finished sweep."""
+    arrays = {name: values[row] for name, values in done.arrays.items()}
+    return (Evaluation(NAMES[variant], pd.DataFrame(arrays["metrics"]), pd.DataFrame(arrays["requests"]),
+                       arrays["rewards"]), pd.DataFrame(arrays["history"]))
+
+
+def run_predictor_sweep(cfg: Config) -> pd.DataFrame:
+    """fig14 [our panel]: Workload-Guided RL trained and evaluated in the headline setting with the emulated
+    predictor at each accuracy of ``predictor_sweep`` (every task alike; 1 = oracle), ``n_train_seeds``
+    replicates each: one row per accuracy x replicate x evaluation episode (episode_metrics columns). The episodes'
+    arrivals and lengths are the headline's, so RR's headline evaluation is their reference."""
+    if not cfg.predictor_sweep:
+        return pd.DataFrame(columns=["accuracy", "replicate", "episode", "e2e_mean"])
+    done = sweep(functools.partial(train_and_evaluate, cfg, HEADLINE, "guided"),
+                 {"predictor": list(cfg.predictor_sweep)}, range(cfg.n_train_seeds),
+                 client=client_for(cfg.n_workers), desc="router: predictor accuracy x WG replicates")
+    return pd.concat([trained_run(done, i, "guided")[0].metrics.assign(accuracy=float(a), replicate=int(r))
+                      for i, (a, r) in enumerate(zip(done.table["predictor"], done.table["seed"]))],
+                     ignore_index=True)
+
+
+@dataclass(frozen=True)
+class SettingRun:
+    """What :func:`setting_run` returns for one setting (the rows it adds to each :class:`Results` table)."""
+    evaluation: pd.DataFrame
+    training: pd.DataFrame
+    isolated: float
+    requests: pd.DataFrame
+    rewards: pd.DataFrame
+
+
+def setting_run(cfg: Config, setting: str, trained: list) -> SettingRun:
+    """Classical routers and the three trained RL routers of one setting (``trained``: its
+    :func:`rl_evaluations` entry): their evaluation metrics, training history, the mean isolated service time of
+    the evaluation requests and the episode-0 series the figures keep (:func:`episode0_requests`,
+    :func:`episode0_rewards`)."""
+    env_cfg, loads = env_config(cfg, setting), eval_workloads(cfg, setting)
+    evaluations = [(e, 0) for e in classical_evaluations(cfg, setting)] + [(e, r) for e, _, r in trained]
     isolated = np.concatenate([isolated_service_time(env_cfg.service, w.prompt, w.decode) for w in loads])
-    return (pd.concat(rows, ignore_index=True).assign(setting=setting),
-            pd.concat(history, ignore_index=True).assign(setting=setting), float(isolated.mean()))
+    first = [e for e, replicate in evaluations if replicate == 0]
+    return SettingRun(pd.concat([e.metrics.assign(replicate=r) for e, r in evaluations],
+                                ignore_index=True).assign(setting=setting),
+                      pd.concat([h for _, h, _ in trained], ignore_index=True).assign(setting=setting),
+                      float(isolated.mean()), episode0_requests(first, setting), episode0_rewards(first, setting))
+
+
+def episode0_requests(evaluations: list, setting: str) -> pd.DataFrame:
+    """The request tables of evaluation episode 0 per method (``evaluations``: replicate 0 of each), kept only in
+    :data:`TIME_SERIES_SETTINGS` (fig06, fig08, fig10)."""
+    if setting not in TIME_SERIES_SETTINGS:
+        return pd.DataFrame()
+    return pd.concat([e.requests.drop(columns="episode").assign(setting=setting, method=e.method)
+                      for e in evaluations], ignore_index=True)
+
+
+def episode0_rewards(evaluations: list, setting: str) -> pd.DataFrame:
+    """Reward per decision step of evaluation episode 0 for each RL method (``evaluations``: replicate 0 of each),
+    kept only in the headline setting (fig13, paper Fig 10a-c)."""
+    if setting != HEADLINE:
+        return pd.DataFrame()
+    return pd.concat([pd.DataFrame({"method": e.method, "step": np.arange(1, len(e.rewards) + 1),
+                                    "reward": e.rewards}) for e in evaluations if e.method in NAMES.values()],
+                     ignore_index=True)
 
 
 def grid_config(cfg: Config, seed: int) -> table2.GridConfig:
@@ -294,15 +421,26 @@ def run_placements(cfg: Config) -> pd.DataFrame:
 
 
 def run(cfg: Config) -> Results:
-    evaluation, training, isolated = [], [], {}
-    for setting in settings_of(cfg):
-        ev, hist, isolated[setting] = run_setting(cfg, setting)
-        evaluation.append(ev)
-        training.append(hist)
-    return Results(pd.concat(evaluation, ignore_index=True), pd.concat(training, ignore_index=True),
+    trained = rl_evaluations(cfg)
+    runs = {setting: setting_run(cfg, setting, trained[setting]) for setting in settings_of(cfg)}
+    def joined(field):
+        return pd.concat([getattr(r, field) for r in runs.values()], ignore_index=True)
+    return Results(joined("evaluation"), joined("training"),
                    pd.DataFrame(calibration(env_config(cfg).service)).drop(columns="heavy_threshold_tokens"),
-                   isolated, run_grid(cfg), run_placements(cfg), mixing.mixing_effect(mixing.MixingConfig()),
-                   proxy_results(cfg))
+                   {s: r.isolated for s, r in runs.items()}, run_grid(cfg), run_placements(cfg),
+                   mixing.mixing_effect(mixing.MixingConfig()), proxy_results(cfg), joined("requests"),
+                   joined("rewards"), predictor_table(cfg), run_predictor_sweep(cfg))
+
+
+def predictor_table(cfg: Config) -> pd.DataFrame:
+    """fig14 (a): per task, the share of the headline evaluation requests whose predicted decode bucket is the true
+    one, beside paper Table 1's accuracy (the emulated predictor's target)."""
+    loads = eval_workloads(cfg)
+    task = np.concatenate([w.task for w in loads])
+    correct = np.concatenate([w.bucket == bucket_of(w.decode) for w in loads])
+    return pd.DataFrame({"task": TASKS, "paper": ACCURACY, "requests": np.bincount(task, minlength=len(TASKS)),
+                         "emulated": [correct[task == t].mean() if (task == t).any() else np.nan
+                                      for t in range(len(TASKS))]})
 
 
 def proxy_results(cfg: Config) -> dict | None:
@@ -332,13 +470,34 @@ def improvements(results: Results, setting: str = HEADLINE, baseline: pd.Series 
             continue
         e2e = group.set_index("episode")["e2e_mean"].reindex(rr.index)
         if method in NAMES.values():
-            rows.append({"method": method, "unit": replicate, "improvement": 100 * (rr.mean() - e2e.mean()) / rr.mean(),
+            rows.append({"method": method, "unit": replicate, "improvement": replicate_improvement(rr, e2e),
                          "router_wait": group["router_wait_mean"].mean(),
                          "instance_wait": group["instance_wait_mean"].mean()})
         else:
             rows += [{"method": method, "unit": e, "improvement": 100 * (rr[e] - e2e[e]) / rr[e],
                       "router_wait": w, "instance_wait": i}
                      for e, w, i in zip(rr.index, group["router_wait_mean"], group["instance_wait_mean"])]
+    return pd.DataFrame(rows)
+
+
+def replicate_improvement(rr: pd.Series, e2e: pd.Series) -> float:
+    """A trained router's improvement over RR (%): of its mean E2E over the evaluation episodes against RR's."""
+    return 100 * (rr.mean() - e2e.mean()) / rr.mean()
+
+
+def predictor_sweep_table(results: Results) -> pd.DataFrame:
+    """fig14 (c): per predictor accuracy, Workload-Guided RL's mean improvement over headline RR (%) with its 95%
+    interval over replicates; the row ``accuracy`` nan is the headline run (cfg's predictor)."""
+    ev = _evaluation(results, HEADLINE)
+    rr = ev[ev["method"] == "RR"].set_index("episode")["e2e_mean"]
+    guided = ev[ev["method"] == NAMES["guided"]].assign(accuracy=np.nan)
+    rows = []
+    for accuracy, runs in pd.concat([results.predictor_sweep, guided]).groupby("accuracy", sort=False, dropna=False):
+        gains = [replicate_improvement(rr, r.set_index("episode")["e2e_mean"].reindex(rr.index))
+                 for _, r in runs.groupby("replicate", sort=True)]
+        interval = report.mean_interval(np.array(gains))
+        rows.append({"accuracy": accuracy, "improvement": interval.effect, "ci_low": interval.low,
+                     "ci_high": interval.high, "n": interval.n})
     return pd.DataFrame(rows)
 
 
@@ -432,12 +591,12 @@ def headline_claims(results: Results, cfg: Config) -> list[dict]:
     out += [report.direction("C10-router-wait", "Baseline RL waits less at the router than Workload-Aware RL (s)",
                              "0.59 vs 4.41 s", report.paired_mean_difference(wa_wait, base_wait),
                              regime + learned(results, cfg, "baseline", "aware"), unit="s",
-                             evidence="fig07_queues.png"),
+                             evidence="fig07_tbt_queue.png"),
             report.direction("C10-instance-wait", "Baseline RL's requests wait longer at the instances than "
                              "Workload-Aware RL's (s)", "preempted at the instances instead",
                              report.paired_mean_difference(base_inst, wa_inst),
                              regime + learned(results, cfg, "baseline", "aware"), unit="s",
-                             evidence="fig07_queues.png")]
+                             evidence="fig07_tbt_queue.png")]
     return out
 
 
@@ -553,10 +712,18 @@ def claims(results: Results, cfg: Config) -> list[dict]:
                       "no prompt texts or Llama-2 responses of the paper's mix are public; the predictor is "
                       "emulated at the paper's per-task accuracy (the proxy trace's RandomForest accuracy is "
                       "reported without a target in extra.proxy)")]
+METHOD_COLUMNS = ("e2e_mean", "e2e_p95", "ttft_mean", "tbt_mean", "router_wait_mean", "instance_wait_mean",
+                  "preemptions", "unserved", "busy_queue_share", "prompt_throughput", "generation_throughput")
+"""The per-episode metrics averaged per setting and method (metrics.json extra.per_method, the notebook's table)."""
+
+
+def method_means(results: Results) -> pd.DataFrame:
+    """Per setting and method (index): the mean over evaluation episodes and replicates of :data:`METHOD_COLUMNS`."""
+    return results.evaluation.groupby(["setting", "method"], sort=False)[list(METHOD_COLUMNS)].mean()
+
+
 def extra(results: Results, cfg: Config) -> dict:
-    per_method = results.evaluation.groupby(["setting", "method"], sort=False)[
-        ["e2e_mean", "e2e_p95", "ttft_mean", "tbt_mean", "router_wait_mean", "instance_wait_mean", "preemptions",
-         "unserved", "busy_queue_share"]].mean()
+    per_method = method_means(results)
     table = settings_table(results, cfg)
     return {"per_method": {s: rows.droplevel(0).to_dict(orient="index") for s, rows in per_method.groupby(level=0)},
             "improvement": {s: rows.set_index("method").drop(columns="setting").to_dict(orient="index")
@@ -614,11 +781,15 @@ def limitations(cfg: Config) -> list[str]:
         "Unknown hyperparameters set by us: gamma 0.99, Adam lr, replay size, target sync, epsilon linear 1 -> 0 "
         f"over {cfg.explore_episodes} episodes, {cfg.train_episodes} training episodes, one gradient step per "
         f"{cfg.update_every} transitions, rewards x {cfg.reward_scale:g} and log(1 + obs) inputs for the network.",
-        ("Relabelled instances [our choice, decided before its results were seen]: each sampled transition is "
-         "shown to the learner under a random relabelling of the (identical) instances, so the Q-network cannot "
-         "prefer instance positions; the network is still the brief's MLP. Without it (relabel_instances: false) "
-         "the trained routers lost to uniform random routing in every setting."
-         if cfg.relabel_instances else "Instances are not relabelled during training (relabel_instances: false)."),
+        ("Q-network [our choice, decided before its results were seen]: one scorer shared by the instances, "
+         "Q(route to i) = f(instance i's 6 features, queue, mean instance), and a wait head (repro.router.qnet), not "
+         "the paper's 27-64-64-5 MLP: with the MLP the greedy routers sent requests to the legal instance with the "
+         "most work left and lost to uniform random routing in every setting, also when trained on randomly "
+         "relabelled instances. network: mlp runs the paper's network. The scorer and the wait head have "
+         f"{'x'.join(map(str, cfg.scorer_hidden))} hidden layers [our choice, for cost, set before any full run of "
+         "this network: a training round costs ~0.6x the 64x64 scorer's (48 vs 75 s of CPU at 4 instances, 78 vs "
+         "128 s at 8); the scorer runs once per instance]."
+         if cfg.network == "shared-instance" else "Q-network: the paper's 27-64-64-5 MLP (network: mlp)."),
         f"{cfg.parallel_episodes} training episodes run in lockstep, so a round's episodes share the network and "
         "its exploration rate is set per episode index.",
         "State layout: 27 dimensions read as 6 per instance (1 prefill count, 3 decode-bucket counts, C, T-hat_c) "
@@ -634,7 +805,8 @@ def limitations(cfg: Config) -> list[str]:
         "step by batch size extended linearly past batch 32, KV 430k tokens, grad1 re-profiled as the prefill "
         "table's slope and grad2 at the paper's grad2/grad1 ratio; chunk attention 2 p2 per (chunk token x earlier "
         "token). C4 compares with RR without chunking on the same workloads, as Table 3 does.",
-        "C5: 8 instances with the same 64x64 network (the paper enlarged it; sizes unknown).",
+        f"C5: 8 instances with the same network ({'x'.join(map(str, q_hidden(cfg)))} hidden; the paper enlarged its "
+        "MLP, sizes unknown).",
         f"C7 [our choice]: Table 2's workload at {table2.GridConfig().rate:g} req/s on 2 instances is far beyond "
         "capacity (makespans of thousands of seconds), and the 3,000-request grid takes ~35 min per draw on 2 "
         f"cores, so the grid runs {cfg.grid_requests:,} requests per scenario"
@@ -650,8 +822,10 @@ def limitations(cfg: Config) -> list[str]:
         "(mean ~1,430 tokens) are far shorter than Cloud-X's 5,527; the RandomForest (100 trees, leaves >= 20) on "
         "(prompt tokens, application) is fitted on the hour's first half and the 4,000-request episode windows "
         "(training and evaluation, their arrival gaps scaled to 80 req/s) are drawn from the second half.",
-        "Not run: the predictor-accuracy sweep and the TTFT/TBT-over-time figures. Router overhead is not "
-        "modelled.",
+        "fig14 (c) [our panel]: Workload-Guided RL retrained with the emulated predictor at one accuracy for every "
+        "task (the wrong guesses are adjacent buckets), on the headline's arrivals and lengths. The time series "
+        "(fig06, fig07a, fig08b, fig13) and TBT distributions (fig07b, fig08c) are of one evaluation episode "
+        "(episode 0; RL: training replicate 0), not means over episodes. Router overhead is not modelled.",
     ]
 
 
@@ -690,25 +864,62 @@ def plot_proxy(axes, results: Results) -> None:
     for handle in legend.legend_handles[:len(proxy.APPLICATIONS)]:
         handle.set_sizes([20])
         handle.set_alpha(1.0)
+    plot_forest_confusion(axes[1], results)
+    axes[1].set_title(f"(b) {axes[1].get_title()}")
+
+
+def plot_forest_confusion(ax, results: Results) -> None:
+    """fig11 (b), fig14 (b): the proxy forest's confusion matrix on the held-out half, row shares with counts (a
+    note when the proxy setting did not run)."""
+    if results.proxy is None:
+        ax.text(0.5, 0.5, "proxy setting not run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
     confusion = results.proxy["confusion"]
     shares = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-    axes[1].imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for (i, j), n in np.ndenumerate(confusion):
-        axes[1].text(j, i, f"{n:,}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=8,
-                     color="white" if shares[i, j] > 0.6 else "black")
+        ax.text(j, i, f"{n:,}\n{shares[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                color="white" if shares[i, j] > 0.6 else "black")
     labels = ["< 256", "256-2,047", ">= 2,048"]
-    axes[1].set_xticks(range(3), labels)
-    axes[1].set_yticks(range(3), labels)
+    ax.set_xticks(range(3), labels)
+    ax.set_yticks(range(3), labels)
     acc = results.proxy["accuracy"]
-    axes[1].set(xlabel="predicted decode bucket", ylabel="true decode bucket",
-                title=f"(b) RandomForest, held-out half: accuracy {acc.effect:.1%} (paper 79% on Cloud-X)")
-    axes[1].grid(False)
+    ax.set(xlabel="predicted decode bucket", ylabel="true decode bucket",
+           title=f"RandomForest, held-out half: accuracy {acc.effect:.1%} (paper 79% on Cloud-X)")
+    ax.grid(False)
 
 
-def plot_service_and_mix(axes, cfg: Config) -> None:
-    """fig03: (a) prefill iteration time vs prompt tokens, (b) decode iteration time vs batch tokens of the headline
-    service model (paper grad1 line), (c) prompt vs decode tokens of one evaluation episode per task with the
-    paper's Table 1 means as crosses."""
+def plot_predictor(axes, results: Results) -> None:
+    """fig14 (paper Table 1, A.12): (a) per-task bucket accuracy of the emulated predictor on the headline
+    evaluation requests beside paper Table 1; (b) the proxy forest's confusion matrix; (c) [ours] Workload-Guided
+    RL's improvement over RR (%, 95% interval over replicates) against the predictor's accuracy, the headline run
+    (per-task Table 1 accuracies) as a band and the paper's 11.43% as a dashed line."""
+    table, x = results.predictor, np.arange(len(TASKS))
+    axes[0].bar(x - 0.2, 100 * table["paper"], 0.4, label="paper Table 1")
+    axes[0].bar(x + 0.2, 100 * table["emulated"], 0.4, label="emulated (headline evaluation requests)")
+    axes[0].set_xticks(x, [f"{t}\n{n:,} req." for t, n in zip(TASKS, table["requests"])], fontsize=7)
+    axes[0].set(ylabel="predicted bucket = true bucket (%)", ylim=(0, 125), title="(a) Output-length predictor")
+    axes[0].legend(fontsize=7, loc="upper center", ncol=2)
+    plot_forest_confusion(axes[1], results)
+    axes[1].set_title(f"(b) {axes[1].get_title()}")
+    sweep_table = predictor_sweep_table(results)
+    points, headline = sweep_table.dropna(subset="accuracy"), sweep_table[sweep_table["accuracy"].isna()]
+    axes[2].errorbar(100 * points["accuracy"], points["improvement"], fmt="o-", capsize=3, label="WG, every task at x",
+                     yerr=[points["improvement"] - points["ci_low"], points["ci_high"] - points["improvement"]])
+    for _, row in headline.iterrows():
+        axes[2].axhspan(row["ci_low"], row["ci_high"], color="C1", alpha=0.25,
+                        label=f"WG, Table 1 per-task accuracy: {row['improvement']:.1f}%")
+    axes[2].axhline(PAPER_IMPROVEMENT[NAMES["guided"]], color="k", ls="--", label="paper WG (Table 1 predictor)")
+    axes[2].axhline(0, color="k", lw=0.8)
+    axes[2].set(xlabel="predictor accuracy (%; 100 = oracle)", ylabel="mean E2E improvement over RR (%)",
+                title="(c) [ours] WG vs predictor accuracy" + ("" if len(points) else ": sweep not run"))
+    axes[2].legend(fontsize=7)
+
+
+def plot_service_model(axes, cfg: Config) -> None:
+    """fig03 (paper Fig 4a, 4b): (a) prefill iteration time vs prompt tokens, (b) decode iteration time vs batch
+    tokens of the headline service model (paper grad1 line)."""
     service = service_model(cfg)
     tokens = np.linspace(0, 6000, 200)
     axes[0].plot(tokens[:90], service.prefill_time(tokens[:90]), label="ours = paper grad1 (3.2e-4 s/token)")
@@ -716,12 +927,154 @@ def plot_service_and_mix(axes, cfg: Config) -> None:
     axes[1].plot(tokens, service.decode_time(tokens), label="ours: line through Fig 4b's axes")
     axes[1].set(xlabel="batch tokens (prompt + generated)", ylabel="decode iteration (s)", title="(b) decode",
                 ylim=(0, 0.04))
-    load = eval_workloads(cfg)[0]
-    for t, name in enumerate(TASKS):
-        rows = load.task == t
-        axes[2].scatter(load.prompt[rows], load.decode[rows], s=4, alpha=0.4, color=f"C{t}", label=name)
-        axes[2].plot(MEAN_PROMPT[t], MEAN_DECODE[t], "x", color=f"C{t}", ms=10, mew=2)
-    axes[2].set(xscale="log", yscale="log", xlabel="prompt tokens", ylabel="decode tokens",
-                title="(c) task mix (x: Table 1 means)")
     for ax in axes:
         ax.legend(fontsize=7)
+
+
+def plot_task_mix(ax, results: Results) -> None:
+    """fig10 (paper Fig 7 + Table 1): prompt vs decode tokens per task of headline evaluation episode 0 (every
+    method serves the same requests), our per-task means as circles and paper Table 1's means as crosses."""
+    rows = _series(results, HEADLINE, "RR")
+    for t, name in enumerate(TASKS):
+        task = rows[rows["task"] == t]
+        ax.scatter(task["prompt"], task["decode"], s=4, alpha=0.35, color=f"C{t}",
+                   label=f"{name}: {len(task):,} requests, mean {task['prompt'].mean():.0f} / "
+                         f"{task['decode'].mean():.0f} (paper {MEAN_PROMPT[t]:.0f} / {MEAN_DECODE[t]:.0f})")
+        ax.plot(task["prompt"].mean(), task["decode"].mean(), "o", color=f"C{t}", ms=9, mfc="none", mew=2)
+        ax.plot(MEAN_PROMPT[t], MEAN_DECODE[t], "x", color=f"C{t}", ms=11, mew=2.5)
+    ax.set(xscale="log", yscale="log", xlabel="prompt tokens", ylabel="decode tokens",
+           title=f"Synthetic 5-task mix, headline evaluation episode 0 ({len(rows):,} requests)\n"
+                 "o: our mean per task, x: paper Table 1 mean (legend: mean prompt / decode tokens)")
+    legend = ax.legend(fontsize=7, loc="upper left")
+    for handle in legend.legend_handles:
+        handle.set_sizes([20])
+        handle.set_alpha(1.0)
+
+
+def plot_improvement(ax, table: pd.DataFrame, cfg: Config) -> None:
+    """fig05 (paper Fig 1b): mean E2E improvement over RR (%) per method with 95% intervals, the paper's marks."""
+    x = np.arange(len(table))
+    ax.bar(x, table["improvement"], color=[f"C{i}" for i in range(len(table))], alpha=0.8, label="ours")
+    ax.errorbar(x, table["improvement"], yerr=[table["improvement"] - table["ci_low"],
+                                               table["ci_high"] - table["improvement"]], fmt="none", ecolor="k",
+                capsize=3)
+    ax.plot(x, table["paper"], "k_", ms=20, mew=2, label="paper")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(x, table["method"], rotation=20, ha="right")
+    ax.set(ylabel="mean E2E improvement over RR (%)", title=f"Improvement over round robin, {cfg.n_instances} "
+           f"instances, {cfg.n_requests} requests at {cfg.rate:g} req/s")
+    ax.legend()
+
+
+def plot_tbt_and_waits(axes, results: Results) -> None:
+    """fig07 (paper Fig 5a-c), headline setting: (a) running mean TBT over time and (b) TBT per request (evaluation
+    episode 0, RL: replicate 0); (c) mean wait per request in the router queue and at the instance (routing to
+    first token) and (d) preemptions per episode, per method (means over evaluation episodes)."""
+    plot_over_time(axes[0], results, latency="tbt")
+    axes[0].set_title("(a) running mean TBT\n(episode 0, RL: replicate 0)")
+    plot_tbt(axes[1], results)
+    axes[1].set_title("(b) TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
+    per_method = method_means(results).loc[HEADLINE]
+    x = np.arange(len(per_method))
+    axes[2].bar(x - 0.2, per_method["router_wait_mean"], 0.4, label="router queue")
+    axes[2].bar(x + 0.2, per_method["instance_wait_mean"], 0.4, label="instance (route to first token)")
+    axes[2].set(ylabel="mean wait per request (s)", title="(c) where requests wait\n(mean over episodes)")
+    axes[3].bar(x, per_method["preemptions"], color="C3")
+    axes[3].set(ylabel="preemptions per episode", title="(d) preemptions\n(mean over episodes)")
+    for ax in axes[2:]:
+        ax.set_xticks(x, per_method.index, rotation=30, ha="right")
+    axes[2].legend(fontsize=7)
+
+
+def plot_training(axes, results: Results) -> None:
+    """fig12 (paper Fig 9): return and mean E2E per training episode (mean over replicates) of the three RL
+    variants in the headline setting."""
+    training = results.training[results.training["setting"] == HEADLINE]
+    curves = training.groupby(["variant", "episode"], sort=False)[["return", "e2e_mean"]].mean().reset_index()
+    for variant, rows in curves.groupby("variant", sort=False):
+        axes[0].plot(rows["episode"], rows["return"], "o-", label=NAMES[variant])
+        axes[1].plot(rows["episode"], rows["e2e_mean"], "o-", label=NAMES[variant])
+    axes[0].set(xlabel="training episode", ylabel="episode return (unscaled reward)", title="Training return")
+    axes[1].set(xlabel="training episode", ylabel="mean E2E (s)", title="Training episodes' mean E2E")
+    axes[0].legend()
+
+
+SERIES_METHODS = ("RR", "JSQ", RANDOM, *NAMES.values())
+"""The methods of the time-series and distribution figures (fig06, fig08)."""
+FIG06_SPAN = 100.0
+"""fig06's time axis (s): paper Fig 1c's 0-100 s."""
+
+
+def _series(results: Results, setting: str, method: str) -> pd.DataFrame:
+    rows = results.requests
+    return rows[(rows["setting"] == setting) & (rows["method"] == method)]
+
+
+RUNNING_MEANS = {"ttft": ("first_token", "mean TTFT of requests served so far (s)"),
+                 "tbt": ("done", "mean TBT of requests finished so far (s)")}
+"""Latency -> (the request time that orders its running mean, axis label): TTFT by first token (paper Figs 1c,
+6b), TBT by completion (Fig 5a)."""
+
+
+def plot_over_time(ax, results: Results, setting: str = HEADLINE, horizon: float | None = None,
+                   latency: str = "ttft") -> None:
+    """fig06 (paper Fig 1c), fig07 (a) (Fig 5a) and fig08 (b) (Fig 6b): the running mean of ``latency`` over the
+    requests that reached its time (:data:`RUNNING_MEANS`) by each time since the start, evaluation episode 0 (RL:
+    replicate 0), up to ``horizon`` s (None: the last such time of the methods drawn)."""
+    by, label = RUNNING_MEANS[latency]
+    series = {method: _series(results, setting, method) for method in SERIES_METHODS}
+    horizon = horizon or max(float(np.nanmax(rows[by])) for rows in series.values())
+    at = np.linspace(0.0, horizon, 501)
+    for j, (method, rows) in enumerate(series.items()):
+        ax.plot(at, running_mean(rows[by], rows[latency], at), color=f"C{j}", label=method,
+                ls="--" if method in ("JSQ", RANDOM) else "-")
+    ax.set(xlabel="time since start (s)", ylabel=label, xlim=(0, horizon),
+           title=f"{SETTINGS[setting].label}:\nrunning mean {latency.upper()}, evaluation episode 0 (RL: replicate 0)")
+    ax.legend(fontsize=7)
+
+
+def plot_tbt(ax, results: Results, setting: str = HEADLINE) -> None:
+    """fig07 (b) (paper Fig 5b) and fig08 (c) (Fig 6c): time between tokens per request and method, evaluation
+    episode 0 (RL: replicate 0); box: quartiles, whiskers: 5-95%."""
+    tbt = [_series(results, setting, method)["tbt"].dropna().to_numpy() for method in SERIES_METHODS]
+    ax.boxplot(tbt, whis=(5, 95), showfliers=False)
+    ax.set_xticks(np.arange(1, len(SERIES_METHODS) + 1), SERIES_METHODS, rotation=30, ha="right")
+    ax.set(ylabel="time between tokens per request (s)",
+           title=f"{SETTINGS[setting].label}: TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
+
+
+def plot_a100_chunking(axes, results: Results) -> None:
+    """fig08 (paper Fig 6a-c): (a) prompt and generation throughput (tokens served / makespan, mean over evaluation
+    episodes) per method on the A100 cluster without and with chunked prefill; (b) running mean TTFT with
+    chunking; (c) per-request TBT with chunking (evaluation episode 0, RL: replicate 0)."""
+    means = method_means(results)
+    x, width = np.arange(len(SERIES_METHODS)), 0.2
+    for j, (column, kind) in enumerate((("prompt_throughput", "prompt"), ("generation_throughput", "generation"))):
+        for c, setting in enumerate(THROUGHPUT_SETTINGS):
+            values = means.loc[setting].reindex(list(SERIES_METHODS))[column]
+            axes[0].bar(x + (2 * j + c - 1.5) * width, values, width, color=f"C{j}", hatch="//" if c else None,
+                        edgecolor="white", label=f"{kind}, {'chunked' if c else 'no chunking'}")
+    axes[0].set_xticks(x, SERIES_METHODS, rotation=30, ha="right")
+    axes[0].set(ylabel="throughput (tokens/s)", title="(a) A100: tokens served / makespan\n(mean over episodes)")
+    axes[0].set_ylim(top=1.3 * axes[0].get_ylim()[1])
+    axes[0].legend(fontsize=7, ncol=2, loc="upper center")
+    plot_over_time(axes[1], results, "a100-n4-chunked")
+    axes[1].set_title("(b) A100 chunked: running mean TTFT\n(episode 0, RL: replicate 0)")
+    plot_tbt(axes[2], results, "a100-n4-chunked")
+    axes[2].set_title("(c) A100 chunked: TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
+
+
+def plot_test_rewards(axes, results: Results, cfg: Config) -> None:
+    """fig13 (paper Fig 10a-c): reward per decision step of headline evaluation episode 0, one panel per RL
+    variant (replicate 0; progress and completion terms, guidance weight 0), a line where the arrivals stop."""
+    dt = service_model(cfg).dt
+    last_arrival = _series(results, HEADLINE, "RR")["arrival"].max()
+    for ax, method in zip(axes, NAMES.values()):
+        rows = results.rewards[results.rewards["method"] == method]
+        ax.plot(rows["step"], rows["reward"], lw=0.4)
+        ax.axvline(np.ceil(last_arrival / dt), color="k", ls="--", lw=1, label="last arrival")
+        ax.set(xlabel=f"decision step ({dt:g} s each)", ylabel="reward per step",
+               title=f"{method}: return {rows['reward'].sum():,.0f}")
+    axes[0].legend(fontsize=7)
+    axes[0].figure.suptitle(f"Reward per decision step (progress + {cfg.completion_reward:g} x completions, no "
+                            "guidance term), headline evaluation episode 0, training replicate 0", y=1.02)

@@ -11,7 +11,8 @@ array the trainer sets per episode (0: Baseline RL, 1: Workload-Aware, e^(-beta_
 Episodes run in lockstep [our choice]: a cluster whose episode ends stays finished (zero reward, unchanged
 observation) until the next ``reset``, so there is no auto-reset. ``info`` carries the reward terms and
 ``aux`` (per-instance features the classical routers read). :meth:`VectorRouterEnv.episode_metrics` returns the
-per-request latencies of the finished episodes.
+per-episode latencies and throughputs of the finished episodes, :meth:`VectorRouterEnv.request_table` their
+per-request times.
 """
 from __future__ import annotations
 
@@ -114,34 +115,68 @@ class VectorRouterEnv:
         terminated, truncated = done & active & all_served, done & active & ~all_served
         return self.obs.copy(), reward, terminated, truncated, {"aux": self.aux.copy(), "terms": self.terms.copy()}
 
+    def request_latencies(self) -> dict[str, np.ndarray]:
+        """Per cluster and request ([B, n] each): ``e2e``, ``ttft``, ``router_wait`` (to routing) and ``instance_wait``
+        (routing to first token, nan without a first token), ``tbt`` (first token to completion per later token, nan
+        unless served with > 1 token), ``served``, ``prefilled`` (has its first token).
+
+        Unserved requests (an episode cut at ``max_time``) count in e2e, ttft and router_wait with their time so
+        far."""
+        now = self.env_f[:, k.E_NOW][:, None]
+        arrival, routed_at = self.req_f[:, :, k.ARR], self.req_f[:, :, k.T_ROUTE]
+        first, done = self.req_f[:, :, k.T_FIRST], self.req_f[:, :, k.T_DONE]
+        served, prefilled = done >= 0, first >= 0
+        e2e = np.where(served, done, np.maximum(now, arrival)) - arrival
+        tokens = self.req_i[:, :, k.D]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tbt = np.where(served & (tokens > 1), (done - first) / (tokens - 1), np.nan)
+        return {"e2e": e2e, "ttft": np.where(prefilled, first - arrival, e2e),
+                "router_wait": np.where(routed_at >= 0, routed_at - arrival, e2e),
+                "instance_wait": np.where(prefilled, first - np.where(routed_at >= 0, routed_at, first), np.nan),
+                "tbt": tbt, "served": served, "prefilled": prefilled}
+
     def episode_metrics(self) -> pd.DataFrame:
         """One row per cluster: mean / p95 E2E, TTFT, TBT, router wait, instance wait (route to first token of the
-        requests with a first token), preemptions, the share of decisions with a queued request.
-
-        Unserved requests (an episode cut at ``max_time``) count with their time so far, flagged by ``unserved``.
+        requests with a first token), preemptions, the share of decisions with a queued request, and the prompt
+        and generation throughput (prompt tokens of the prefilled requests and generated tokens per second of the
+        makespan, paper Fig 6a). Unserved requests count as in :meth:`request_latencies`, flagged by ``unserved``.
         """
-        now = self.env_f[:, k.E_NOW][:, None]
-        arrival = self.req_f[:, :, k.ARR]
-        done_at = np.where(self.req_f[:, :, k.T_DONE] >= 0, self.req_f[:, :, k.T_DONE], np.maximum(now, arrival))
-        e2e = done_at - arrival
-        first = self.req_f[:, :, k.T_FIRST]
-        ttft = np.where(first >= 0, first - arrival, e2e)
-        routed_at = self.req_f[:, :, k.T_ROUTE]
-        wait = np.where(routed_at >= 0, routed_at - arrival, e2e)
-        tokens = self.req_i[:, :, k.D]
-        served = self.req_f[:, :, k.T_DONE] >= 0
-        has_tbt = served & (tokens > 1)
-        tbt = np.where(has_tbt, (done_at - np.where(first >= 0, first, done_at)) / np.maximum(tokens - 1, 1), 0.0)
+        lat = self.request_latencies()
         decisions = np.maximum(self.env_i[:, k.E_DECISIONS], 1)
+        makespan = self.env_f[:, k.E_NOW]
         return pd.DataFrame({
-            "e2e_mean": e2e.mean(axis=1), "e2e_p95": np.percentile(e2e, 95, axis=1),
-            "ttft_mean": ttft.mean(axis=1), "tbt_mean": tbt.sum(axis=1) / np.maximum(has_tbt.sum(axis=1), 1),
-            "router_wait_mean": wait.mean(axis=1),
-            "instance_wait_mean": np.where(first >= 0, first - np.where(routed_at >= 0, routed_at, first), 0.0).sum(axis=1)
-            / np.maximum((first >= 0).sum(axis=1), 1),
+            "e2e_mean": lat["e2e"].mean(axis=1), "e2e_p95": np.percentile(lat["e2e"], 95, axis=1),
+            "ttft_mean": lat["ttft"].mean(axis=1), "tbt_mean": _nanmean(lat["tbt"]),
+            "router_wait_mean": lat["router_wait"].mean(axis=1), "instance_wait_mean": _nanmean(lat["instance_wait"]),
             "preemptions": self.req_i[:, :, k.NPRE].sum(axis=1),
-            "unserved": (~served).sum(axis=1),
+            "unserved": (~lat["served"]).sum(axis=1),
             "busy_queue_share": self.env_i[:, k.E_BUSY_DECISIONS] / decisions,
             "decisions": self.env_i[:, k.E_DECISIONS],
-            "makespan": self.env_f[:, k.E_NOW],
+            "makespan": makespan,
+            "prompt_throughput": np.where(lat["prefilled"], self.req_i[:, :, k.P], 0).sum(axis=1)
+            / np.maximum(makespan, 1e-12),
+            "generation_throughput": self.req_i[:, :, k.O].sum(axis=1) / np.maximum(makespan, 1e-12),
         })
+
+    def request_table(self, clusters) -> pd.DataFrame:
+        """One row per request of the finished episodes of ``clusters``: episode (the cluster), task, prompt and
+        decode tokens, arrival, first-token and completion times (s, nan if not reached), and the
+        :meth:`request_latencies` of the request (the time series of paper Figs 1c, 5a, 6b, 6c)."""
+        clusters = np.asarray(clusters, dtype=np.int64)
+        lat = self.request_latencies()
+        first, done = self.req_f[clusters, :, k.T_FIRST], self.req_f[clusters, :, k.T_DONE]
+        n = self._n_req
+        return pd.DataFrame({
+            "episode": np.repeat(clusters, n),
+            "task": np.concatenate([self.workloads[b].task for b in clusters]),
+            "prompt": self.req_i[clusters, :, k.P].ravel(), "decode": self.req_i[clusters, :, k.D].ravel(),
+            "arrival": self.req_f[clusters, :, k.ARR].ravel(),
+            "first_token": np.where(first >= 0, first, np.nan).ravel(),
+            "done": np.where(done >= 0, done, np.nan).ravel(),
+            **{name: lat[name][clusters].ravel() for name in ("e2e", "ttft", "tbt")}})
+
+
+def _nanmean(values: np.ndarray) -> np.ndarray:
+    """Mean over axis 1 of the non-nan entries (0 where a row has none)."""
+    present = ~np.isnan(values)
+    return np.where(present, values, 0.0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)

@@ -26,15 +26,8 @@ A transition runs from one such decision to the next (a semi-MDP): its reward is
 per-step rewards in between and its discount is gamma_k^tau after tau steps, stored per transition, so steps with
 nothing to route neither flood the replay nor shorten the horizon in decisions.
 
-Relabelled instances [our choice, decided before its results were seen; ``TrainConfig.relabel_instances``]: the m
-instances of every setting are identical, so the optimal Q-function is equivariant under a relabelling of the
-instances (routing to instance i in state s is worth what routing to pi(i) is worth in the state with the instance
-blocks permuted by pi). Each sampled transition is shown to the learner under its own uniformly random relabelling
-(:func:`relabel_instances`: the instance blocks of obs and next_obs, the action and the next legal actions; the
-queue features and the wait action stay). The network is still the brief's MLP. Reason (issue 15): without it the
-trained routers lost to uniform random routing over the same legal actions in every setting, which is the mark of a
-preference for instance positions that carries no information; the relabelling removes that preference and shows
-each instance's block m times as many targets.
+Q-network (``TrainConfig.network``, :mod:`repro.router.qnet`): the paper's MLP or, by default [our choice], one
+scorer shared by the instances, which the module explains.
 
 Training [our choices beside the brief's]: ``parallel`` clusters run ``parallel`` episodes in lockstep (episode
 indices k = 1..episodes); epsilon-greedy with epsilon linear 1 -> 0 over the first 20 episodes
@@ -58,9 +51,9 @@ import pandas as pd
 from repro.core.seeds import rng
 from repro.learn import dqn
 from repro.learn.replay import ReplayBuffer
-from repro.router.cluster import PER_INSTANCE
 from repro.router.env import EnvConfig, VectorRouterEnv
-from repro.router.evaluate import rollout
+from repro.router.evaluate import Evaluation, evaluate
+from repro.router.qnet import NETWORKS, make_q_network
 from repro.router.routers import explore_actions, legal_actions
 from repro.router.workload import Workload
 
@@ -81,10 +74,13 @@ class DiscountedBatch(NamedTuple):
 
 class DiscountedDoubleDQN(dqn.DoubleDQN):
     """:class:`repro.learn.dqn.DoubleDQN` with a per-transition discount and next-state legal actions in the TD
-    target (module docstring); ``q`` is the jitted ``q_values``."""
+    target (module docstring) and the Q-network ``network`` of :mod:`repro.router.qnet`; ``q`` is the jitted
+    ``q_values``."""
 
-    def __init__(self, cfg: dqn.Config, obs_dim: int, n_actions: int):
+    def __init__(self, cfg: dqn.Config, obs_dim: int, n_actions: int, network: str = "mlp"):
         super().__init__(cfg, obs_dim, n_actions)
+        self.network_kind = network
+        self.network = make_q_network(network, n_actions - 1, cfg.hidden, cfg.activation)
         self.q = jax.jit(self.q_values)
 
     def loss(self, params, target, batch: DiscountedBatch):
@@ -103,7 +99,7 @@ class TrainConfig:
     update_every: int = 16
     beta_d: float = 0.5
     reward_scale: float = 1e-4
-    relabel_instances: bool = True
+    network: str = "shared-instance"
     dqn: dqn.Config = field(default_factory=dqn.Config)
 
     def __post_init__(self):
@@ -114,6 +110,8 @@ class TrainConfig:
             raise ValueError(f"episodes={self.episodes}: expected a multiple of parallel={self.parallel}")
         if self.beta_d <= 0 or self.reward_scale <= 0:
             raise ValueError("beta_d and reward_scale: expected > 0")
+        if self.network not in NETWORKS:
+            raise ValueError(f"network={self.network!r}: expected one of {NETWORKS}")
 
 
 def schedule(variant: str, episode, gamma: float, beta_d: float):
@@ -127,26 +125,6 @@ def schedule(variant: str, episode, gamma: float, beta_d: float):
         decay = np.exp(-beta_d * k)
         return decay * gamma, (1.0 - decay) * gamma
     raise ValueError(f"variant={variant!r}: expected one of {VARIANTS}")
-
-
-def relabel_instances(batch: dict, gen: np.random.Generator, m: int) -> dict:
-    """The transitions of ``batch`` (fields of :func:`train`'s replay), each under its own uniformly random
-    relabelling of the m instances (module docstring): new instance j is old instance perm[j], so its observation
-    block is the old block perm[j], an action a < m becomes the j with perm[j] = a and the wait (a = m) stays."""
-    n = len(batch["action"])
-    perm = np.argsort(gen.random((n, m)), axis=1)
-    inverse = np.argsort(perm, axis=1)
-    blocks = (PER_INSTANCE * perm[:, :, None] + np.arange(PER_INSTANCE)).reshape(n, -1)
-    queue = np.arange(PER_INSTANCE * m, batch["obs"].shape[1])
-    columns = np.concatenate([blocks, np.broadcast_to(queue, (n, len(queue)))], axis=1)
-    choices = np.concatenate([perm, np.full((n, 1), m)], axis=1)
-    action = batch["action"]
-    routed = action < m
-    new_action = action.copy()
-    new_action[routed] = inverse[routed, action[routed]]
-    return {**batch, "obs": np.take_along_axis(batch["obs"], columns, axis=1),
-            "next_obs": np.take_along_axis(batch["next_obs"], columns, axis=1), "action": new_action,
-            "next_legal": np.take_along_axis(batch["next_legal"], choices, axis=1)}
 
 
 def features(obs) -> np.ndarray:
@@ -211,8 +189,9 @@ def train(variant: str, env_cfg: EnvConfig, cfg: TrainConfig, round_workloads: C
     if variant not in VARIANTS:
         raise ValueError(f"variant={variant!r}: expected one of {VARIANTS}")
     env = VectorRouterEnv(env_cfg, cfg.parallel)
-    if agent is None or (agent.cfg, agent.obs_dim, agent.n_actions) != (cfg.dqn, env.obs_dim, env.n_actions):
-        agent = DiscountedDoubleDQN(cfg.dqn, env.obs_dim, env.n_actions)
+    if agent is None or (agent.cfg, agent.obs_dim, agent.n_actions, agent.network_kind) != (
+            cfg.dqn, env.obs_dim, env.n_actions, cfg.network):
+        agent = DiscountedDoubleDQN(cfg.dqn, env.obs_dim, env.n_actions, cfg.network)
     state = agent.init(seed, "router", variant, replicate)
     gen = rng(seed, "router-explore", variant, replicate)
     buffer = ReplayBuffer(cfg.dqn.replay_capacity, {
@@ -242,10 +221,7 @@ def train(variant: str, env_cfg: EnvConfig, cfg: TrainConfig, round_workloads: C
             pending += open_.close(terminated | truncated, x, legal, terminated, buffer)
             while pending >= cfg.update_every and len(buffer) >= cfg.dqn.batch_size:
                 pending -= cfg.update_every
-                batch = buffer.sample(gen, cfg.dqn.batch_size)
-                if cfg.relabel_instances:
-                    batch = relabel_instances(batch, gen, env.m)
-                state, _ = agent.update(state, DiscountedBatch(**batch))
+                state, _ = agent.update(state, DiscountedBatch(**buffer.sample(gen, cfg.dqn.batch_size)))
         metrics = env.episode_metrics()
         history.append(pd.DataFrame({"variant": variant, "replicate": replicate, "episode": episode,
                                      "return": returns, "e2e_mean": metrics["e2e_mean"], "epsilon": eps,
@@ -254,10 +230,8 @@ def train(variant: str, env_cfg: EnvConfig, cfg: TrainConfig, round_workloads: C
 
 
 def evaluate_agent(agent: DiscountedDoubleDQN, params, env_cfg: EnvConfig, episode_workloads: list[Workload],
-                   name: str) -> pd.DataFrame:
-    """Per-episode metrics of the greedy policy of a trained router."""
+                   name: str) -> Evaluation:
+    """The greedy policy of a trained router on the evaluation episodes (guidance weight 0: the reward trace has
+    the progress and completion terms only)."""
     env = VectorRouterEnv(env_cfg, len(episode_workloads))
-    metrics = rollout(env, greedy_policy(agent, params), episode_workloads)
-    metrics.insert(0, "episode", np.arange(len(episode_workloads)))
-    metrics.insert(0, "method", name)
-    return metrics
+    return evaluate(env, greedy_policy(agent, params), episode_workloads, name)

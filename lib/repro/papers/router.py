@@ -822,8 +822,14 @@ def limitations(cfg: Config) -> list[str]:
         "(mean ~1,430 tokens) are far shorter than Cloud-X's 5,527; the RandomForest (100 trees, leaves >= 20) on "
         "(prompt tokens, application) is fitted on the hour's first half and the 4,000-request episode windows "
         "(training and evaluation, their arrival gaps scaled to 80 req/s) are drawn from the second half.",
-        "fig14 (c) [our panel]: Workload-Guided RL retrained with the emulated predictor at one accuracy for every "
-        "task (the wrong guesses are adjacent buckets), on the headline's arrivals and lengths. The time series "
+        f"{cfg.n_train_seeds} training replicates per RL variant and setting [compute budget: the paper does not say "
+        "how many]; an RL interval is a bootstrap over these replicates, which a handful of values makes too "
+        "narrow rather than too wide.",
+        ("fig14 (c) [our panel]: Workload-Guided RL retrained with the emulated predictor at one accuracy for every "
+         "task (the wrong guesses are adjacent buckets), on the headline's arrivals and lengths."
+         if cfg.predictor_sweep else "fig14 (c) [our panel, brief accuracies 0.5, 0.7, 0.9, 1.0] was not run "
+         "(predictor_sweep empty): it retrains Workload-Guided RL once per accuracy and replicate."),
+        "The time series "
         "(fig06, fig07a, fig08b, fig13) and TBT distributions (fig07b, fig08c) are of one evaluation episode "
         "(episode 0; RL: training replicate 0), not means over episodes. Router overhead is not modelled.",
     ]

@@ -17,7 +17,8 @@ TRACE = random_trace(7, 120, duration=12.0)
 @pytest.mark.parametrize("kwargs, match", [
     (dict(max_batch=0), "max_batch"), (dict(reserve="lazy"), "reserve"), (dict(chunk_tokens=0), "chunk_tokens"),
     (dict(think_time=0.0), "think_time"), (dict(resolution=-1.0), "resolution"),
-    (dict(workload_pool=(0, 3), n_pools=2), "workload_pool"),
+    (dict(workload_pool=(0, 3), n_pools=2), "workload_pool"), (dict(iteration="decode_first"), "iteration"),
+    (dict(iteration="prefill_priority", chunk_tokens=64), "chunk_tokens"),
 ])
 def test_bad_options_name_the_parameter(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -1,7 +1,8 @@
 """repro.replay: the numba engine equals the pure-Python reference exactly (same floats, same order) across
-KV reserve policies, chunked prefill, routers, queue policies (workload priority here, the per-tenant schedulers of
-repro.fairness against their plain-Python twin), closed loop, scaling actions and deferred routing; hand-computed
-timings; results do not depend on the chunking of the replay."""
+KV reserve policies, chunked prefill, both iteration modes (mixed, prefill priority), routers, queue policies
+(workload priority here, the per-tenant schedulers of repro.fairness against their plain-Python twin), closed loop,
+scaling actions and deferred routing; hand-computed timings; results do not depend on the chunking of the
+replay."""
 import numpy as np
 import pytest
 from numba import njit
@@ -54,6 +55,8 @@ CONFIGS = {
     "on_demand": dict(reserve="on_demand"),
     "chunked": dict(chunk_tokens=96),
     "chunked_on_demand": dict(reserve="on_demand", chunk_tokens=200),
+    "prefill_priority": dict(iteration="prefill_priority"),
+    "prefill_priority_on_demand": dict(iteration="prefill_priority", reserve="on_demand"),
     "rr_sageserve": dict(router=make_router("round_robin", "sageserve")),
     "jsq": dict(router=make_router("shortest_queue")),
     "least_tokens": dict(router=make_router("least_tokens", "sageserve", region_threshold=0.3)),
@@ -244,7 +247,7 @@ def test_single_request_timing_by_hand():
     assert res.finish[0] == pytest.approx(first + sum(steps), abs=1e-12)
     assert res.instances["gpu_seconds"][0] == res.t_end
     m = lat.prefill
-    assert prefill_seconds.py_func(np.c_[m, lat.decode, [10_000], [np.inf]], 0, 100) == 0.5 + 0.01 * 100
+    assert prefill_seconds.py_func(np.c_[m, lat.decode, [10_000], [np.inf]], 0, 100, 0) == 0.5 + 0.01 * 100
     assert decode_elapsed.py_func(0.1 + 0.001 * 100, 0.001, 1, 3) == pytest.approx(sum(steps), abs=1e-12)
 
 
@@ -300,6 +303,44 @@ def test_second_request_joins_the_running_batch_at_the_next_boundary():
     assert res.admit.tolist() == [0.0, 3.0]
     assert res.first_token.tolist() == [1.0, 5.0]
     assert res.finish.tolist() == [6.0, 6.0]
+
+
+def test_prefill_priority_stalls_the_running_decodes_by_hand():
+    """As the test above with iteration="prefill_priority" (vLLM v0): r1's prefill iteration [3, 4) runs alone, r0
+    makes no step in it; r0 steps at 2, 3, 5, 6 (its third step waits for r1's prefill), r1's one step joins the
+    batch in [4, 5); both finish: r1 at 5, r0 at 6."""
+    lat = toy_latency(1, 10_000, prefill=(1.0, 0.0, 0.0), decode=(1.0, 0.0, 0.0))
+    trace = Trace.from_columns([0.0, 2.5], [10, 10], [5, 2])
+    for reserve in ("full", "on_demand"):
+        res, sim = run_both(trace, lat, np.ones((1, 1), int), iteration="prefill_priority", reserve=reserve)
+        assert res.admit.tolist() == [0.0, 3.0]
+        assert res.first_token.tolist() == [1.0, 4.0]
+        assert res.finish.tolist() == [6.0, 5.0]
+
+
+def test_prefill_priority_shortens_prefill_iterations_on_a_loaded_instance():
+    """With prefill priority a prompt's prefill iteration carries no decode step, so from admission to first token
+    takes less time on average than in mixed iterations on a loaded instance (the decodes pay instead)."""
+    trace = random_trace(9, 200, n_models=1, n_regions=1, duration=10.0)
+    lat = toy_latency(1, 20_000, prefill=(0.02, 1e-4, 0.0), decode=(0.02, 1e-4, 1e-6))
+    mixed, _ = run_both(trace, lat, np.ones((1, 1), int), max_batch=16)
+    first, _ = run_both(trace, lat, np.ones((1, 1), int), max_batch=16, iteration="prefill_priority")
+    assert np.mean(first.first_token - first.admit) < np.mean(mixed.first_token - mixed.admit)
+
+
+def test_chunked_prefill_pays_attention_over_earlier_chunks_by_hand():
+    """One prompt of 250 tokens (output 1) alone, chunks of 100: iterations of 100, 100 and 50 tokens cost
+    p0 + p1 c + p2 ((o + c)^2 - o^2) with o the tokens before the chunk, in total 3 p0 + p1 250 + p2 250^2: the
+    unchunked prefill plus two iteration overheads."""
+    p0, p1, p2 = 0.5, 0.01, 1e-4
+    lat = toy_latency(1, 10_000, prefill=(p0, p1, p2), decode=(0.1, 0.0, 0.0))
+    trace = Trace.from_columns([0.0], [250], [1])
+    res, _ = run_both(trace, lat, np.ones((1, 1), int), chunk_tokens=100)
+    chunks = [p0 + p1 * c + p2 * ((o + c) ** 2 - o ** 2) for o, c in ((0, 100), (100, 100), (200, 50))]
+    assert res.first_token[0] == pytest.approx(sum(chunks), abs=1e-12)
+    assert res.first_token[0] == pytest.approx(3 * p0 + p1 * 250 + p2 * 250 ** 2, abs=1e-12)
+    whole, _ = run_both(trace, lat, np.ones((1, 1), int))
+    assert whole.first_token[0] == pytest.approx(p0 + p1 * 250 + p2 * 250 ** 2, abs=1e-12)
 
 
 @pytest.mark.parametrize("interval", [0.7, 3.0, 13.0])

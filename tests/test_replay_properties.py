@@ -28,7 +28,7 @@ ROUTERS = {"rr": ("round_robin", "first"), "jsq": ("shortest_queue", "sageserve"
 scenarios = st.fixed_dictionaries(dict(
     seed=st.integers(0, 10_000), n=st.integers(1, 70), n_models=st.integers(1, 2), n_regions=st.integers(1, 2),
     kv=st.integers(150, 3000), max_batch=st.integers(1, 6), reserve=st.sampled_from(["full", "on_demand"]),
-    chunk=st.sampled_from([None, 16, 100]), policy=st.sampled_from(sorted(POLICIES)),
+    chunk=st.sampled_from([None, 16, 100]), prefill_priority=st.booleans(), policy=st.sampled_from(sorted(POLICIES)),
     router=st.sampled_from(sorted(ROUTERS)), siloed=st.booleans(), closed=st.booleans(),
     n_inst=st.integers(0, 2), scaling=st.booleans(), timeout=st.sampled_from([np.inf, 0.3, 1.5])))
 
@@ -46,7 +46,8 @@ def replay(cls, s):
     if one and cls is ReferenceSimulation:
         policy = fairness.reference_policy(policy)
     sim = cls(trace, toy_latency(s["n_models"], s["kv"]), instances, max_batch=s["max_batch"], reserve=s["reserve"],
-              chunk_tokens=s["chunk"], queue_policy=policy, router=make_router(*ROUTERS[s["router"]]),
+              chunk_tokens=s["chunk"], iteration="prefill_priority" if s["prefill_priority"] and s["chunk"] is None
+              else "mixed", queue_policy=policy, router=make_router(*ROUTERS[s["router"]]),
               workload_pool=(0, 1) if s["siloed"] else (0, 0), think_time=0.1 if s["closed"] else None,
               resolution=0.25, queue_timeout_s=s["timeout"])
     return trace, sim, sim.run(scripted_controller(actions), interval=2.0, until=200.0)

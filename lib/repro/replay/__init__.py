@@ -53,7 +53,12 @@ of each prompt, or with ``chunk_tokens`` = B a budget of B - (number decoding) t
 first served), and one decode step for the b decoding requests holding context c KV tokens. Its duration is
 ``prefill(T) + step(b, c)`` (either term absent when T = 0 or b = 0), with the LatencyModel's
 prefill(T) = p0 + p1 T + p2 T^2 and step(b, c) = d0 + d1 min(b, B_max) + d2 c, the batch term capped at the
-largest profiled batch B_max (:mod:`repro.latency`, "decode bound"; no cap for a model without one).
+largest profiled batch B_max (:mod:`repro.latency`, "decode bound"; no cap for a model without one). A chunk of
+c tokens of a prompt whose first o tokens were prefilled earlier also attends over them: prefill adds
+2 p2 sum(o c) over the iteration's chunks [our choice], so that a prompt prefilled alone in k chunks costs its
+unchunked prefill plus (k - 1) p0. Iteration mode ``iteration``: "mixed" (default) as above; "prefill_priority"
+(vLLM v0's scheduler): an iteration with prompts to prefill runs them alone, the decoding requests make no step
+(b is taken as 0) and wait for the next iteration without prefills; whole prompts only (no ``chunk_tokens``).
 
 KV reserve policy. "full" (default): admission reserves prompt + output tokens, so the cache never
 overflows and nothing is preempted; "on_demand": admission takes prompt (+ decode steps made, after a

@@ -48,18 +48,19 @@ from repro.core.njit_structs import (
 )
 from repro.replay.state import (
     ACTIVE, CF_NOW, CF_THINK, CF_TIMEOUT, CLUSTER_TYPE, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND,
-    C_HELD_HEAD, C_HELD_TAIL, C_MAX_BATCH, C_N_HELD, C_N_INST, C_N_WOKEN, C_RESERVE, DRAINING, EV_ADMIT, EV_DECODE,
-    EV_ENQUEUE, EV_FINISH, EV_FIRST, EV_PREEMPT, EV_UNQUEUE, FLAG_ABORTED, FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED,
-    FLAG_REROUTED, FLAG_THROTTLED, FLAG_TIMED_OUT, G_CAP, G_KV, G_NACTIVE, G_NMEMBERS, HOOKS_TYPE, IF_BUSY,
-    IF_BUSY_SINCE, IF_EP_A, IF_EP_END, IF_EP_T, IF_T_DRAIN, IF_T_OFF, IF_T_READY, IF_T_REQUEST, IN_COMMIT_K,
-    IN_DEC_BASE, IN_DIRTY, IN_EP_B, IN_EP_CTX, IN_EP_PREFILL, IN_EP_S, IN_GROUP, IN_KV, IN_KVCAP, IN_MEMBER_POS,
-    IN_MODE, IN_MODEL, IN_NADMIT, IN_NDEC, IN_NFINISH, IN_NPF, IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_PFHEAD, IN_POOL,
-    IN_QHEAD, IN_QTAIL, IN_REGION, IN_RHEAD, IN_RTAIL, IN_RUN_TOKENS, IN_STATUS, IN_WAIT_TOKENS, KIND_ARRIVAL,
-    KIND_CONTROLLER, KIND_INSTANCE, KIND_TIMEOUT, MODE_DECODE, MODE_IDLE, MODE_PREFILL, M_KVCAP, OFF,
-    RESERVE_ON_DEMAND, RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RQ_FLAGS, RQ_GENERATED, RQ_INST, RQ_JOIN, RQ_KV,
-    RQ_MODEL, RQ_NEXT, RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREFILL_LEFT, RQ_PREV, RQ_PROMPT, RQ_REGION, RQ_STATE,
-    RQ_SUCC, RQ_WORKLOAD, RS_DECODE, RS_DONE, RS_HELD, RS_PREFILL, RS_REJECTED, RS_WAITING, SPINNING, boundary_time,
-    first_step_reaching, group_index, kv_used, prefill_seconds, step_seconds,
+    C_HELD_HEAD, C_HELD_TAIL, C_ITERATION, C_MAX_BATCH, C_N_HELD, C_N_INST, C_N_WOKEN, C_RESERVE, DRAINING,
+    EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_FINISH, EV_FIRST, EV_PREEMPT, EV_UNQUEUE, FLAG_ABORTED, FLAG_DROPPED,
+    FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, FLAG_THROTTLED, FLAG_TIMED_OUT, G_CAP, G_KV, G_NACTIVE, G_NMEMBERS,
+    HOOKS_TYPE, IF_BUSY, IF_BUSY_SINCE, IF_EP_A, IF_EP_END, IF_EP_T, IF_T_DRAIN, IF_T_OFF, IF_T_READY, IF_T_REQUEST,
+    IN_COMMIT_K, IN_DEC_BASE, IN_DIRTY, IN_EP_B, IN_EP_CTX, IN_EP_PREFILL, IN_EP_S, IN_GROUP, IN_KV, IN_KVCAP,
+    IN_MEMBER_POS, IN_MODE, IN_MODEL, IN_NADMIT, IN_NDEC, IN_NFINISH, IN_NPF, IN_NPREEMPT, IN_NRUN, IN_NWAIT,
+    IN_PFHEAD, IN_POOL, IN_QHEAD, IN_QTAIL, IN_REGION, IN_RHEAD, IN_RTAIL, IN_RUN_TOKENS, IN_STATUS, IN_WAIT_TOKENS,
+    ITER_PREFILL_PRIORITY, KIND_ARRIVAL, KIND_CONTROLLER, KIND_INSTANCE, KIND_TIMEOUT, MODE_DECODE, MODE_IDLE,
+    MODE_PREFILL, M_KVCAP, OFF, RESERVE_ON_DEMAND, RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RQ_FLAGS,
+    RQ_GENERATED, RQ_INST, RQ_JOIN, RQ_KV, RQ_MODEL, RQ_NEXT, RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREFILL_LEFT,
+    RQ_PREV, RQ_PROMPT, RQ_REGION, RQ_STATE, RQ_SUCC, RQ_WORKLOAD, RS_DECODE, RS_DONE, RS_HELD, RS_PREFILL,
+    RS_REJECTED, RS_WAITING, SPINNING, boundary_time, first_step_reaching, group_index, kv_used, prefill_seconds,
+    step_seconds,
 )
 
 #: engine-private arrays (not visible to plug-ins)
@@ -645,6 +646,8 @@ def start_epoch(cl, i, s, t):
         return MODE_IDLE
     b = cl.inst[i, IN_NDEC]
     ctx = cl.inst[i, IN_DEC_BASE] + b * s
+    if cl.conf[C_ITERATION] == ITER_PREFILL_PRIORITY and cl.inst[i, IN_NPF] > 0:
+        b, ctx = 0, 0   # the prefills run alone, the decodes stall for this iteration
     cl.inst[i, IN_EP_B] = b
     cl.inst[i, IN_EP_CTX] = ctx
     a = step_seconds(cl.models, m, b, ctx) if b > 0 else 0.0
@@ -652,12 +655,14 @@ def start_epoch(cl, i, s, t):
     chunk = cl.conf[C_CHUNK]
     budget = chunk - b
     total = np.int64(0)
+    earlier = np.int64(0)
     r = cl.inst[i, IN_PFHEAD]
     while r >= 0:
         left = np.int64(cl.req[r, RQ_PREFILL_LEFT])
         c = left if chunk == 0 else min(left, max(budget, 0))
         if c <= 0:
             break
+        earlier += c * (np.int64(cl.req[r, RQ_PROMPT]) + cl.req[r, RQ_GENERATED] - left)
         cl.req[r, RQ_PREFILL_LEFT] = left - c
         total += c
         budget -= c
@@ -665,7 +670,7 @@ def start_epoch(cl, i, s, t):
     cl.inst[i, IN_EP_PREFILL] = total
     if total > 0:
         cl.inst[i, IN_MODE] = MODE_PREFILL
-        cl.instf[i, IF_EP_END] = t + (prefill_seconds(cl.models, m, total) + a)
+        cl.instf[i, IF_EP_END] = t + (prefill_seconds(cl.models, m, total, earlier) + a)
         return MODE_PREFILL
     cl.inst[i, IN_MODE] = MODE_DECODE
     return MODE_DECODE

@@ -24,19 +24,19 @@ import numpy as np
 from repro.core.njit_structs import list_push_back, list_push_front, list_unlink
 from repro.replay.simulation import Simulation
 from repro.replay.state import (
-    ACTIVE, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND, C_HELD_HEAD, C_HELD_TAIL, C_MAX_BATCH, C_N_HELD,
-    C_N_INST, C_RESERVE, CF_NOW, CF_THINK, CF_TIMEOUT, DRAINING, EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_FINISH, EV_FIRST, EV_PREEMPT,
-    EV_UNQUEUE, FLAG_ABORTED, FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED, FLAG_THROTTLED, FLAG_TIMED_OUT,
-    G_CAP, G_KV,
-    G_NACTIVE, G_NMEMBERS, IF_BUSY, IF_BUSY_SINCE, IF_EP_A, IF_EP_END, IF_EP_T, IF_T_DRAIN, IF_T_OFF, IF_T_READY,
-    IF_T_REQUEST, IN_COMMIT_K, IN_DEC_BASE, IN_DIRTY, IN_EP_B, IN_EP_CTX, IN_EP_PREFILL, IN_RUN_TOKENS, IN_EP_S,
-    IN_GROUP, IN_KV, IN_KVCAP, IN_MEMBER_POS, IN_MODE, IN_MODEL, IN_NADMIT, IN_NDEC, IN_NFINISH, IN_NPF,
-    IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_PFHEAD, IN_POOL, IN_QHEAD, IN_QTAIL, IN_REGION, IN_RHEAD, IN_RTAIL,
-    IN_STATUS, IN_WAIT_TOKENS, KIND_ARRIVAL, KIND_CONTROLLER, KIND_INSTANCE, KIND_TIMEOUT, M_D2, M_KVCAP, MODE_DECODE, MODE_IDLE,
-    MODE_PREFILL, OFF, RESERVE_ON_DEMAND, RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RQ_FLAGS, RQ_GENERATED,
-    RQ_INST, RQ_JOIN, RQ_KV, RQ_MODEL, RQ_NEXT, RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREFILL_LEFT, RQ_PREV,
-    RQ_PROMPT, RQ_REGION, RQ_STATE, RQ_SUCC, RQ_WORKLOAD, RS_DECODE, RS_DONE, RS_HELD, RS_PENDING, RS_PREFILL,
-    RS_REJECTED, RS_WAITING, SPINNING, decode_elapsed, group_index, prefill_seconds, step_seconds,
+    ACTIVE, CF_NOW, CF_THINK, CF_TIMEOUT, C_CHUNK, C_CLOSED_LOOP, C_CUR_INDEX, C_CUR_KIND, C_HELD_HEAD, C_HELD_TAIL,
+    C_ITERATION, C_MAX_BATCH, C_N_HELD, C_N_INST, C_RESERVE, DRAINING, EV_ADMIT, EV_DECODE, EV_ENQUEUE, EV_FINISH,
+    EV_FIRST, EV_PREEMPT, EV_UNQUEUE, FLAG_ABORTED, FLAG_DROPPED, FLAG_HELD, FLAG_PREEMPTED, FLAG_REROUTED,
+    FLAG_THROTTLED, FLAG_TIMED_OUT, G_CAP, G_KV, G_NACTIVE, G_NMEMBERS, IF_BUSY, IF_BUSY_SINCE, IF_EP_A, IF_EP_END,
+    IF_EP_T, IF_T_DRAIN, IF_T_OFF, IF_T_READY, IF_T_REQUEST, IN_COMMIT_K, IN_DEC_BASE, IN_DIRTY, IN_EP_B, IN_EP_CTX,
+    IN_EP_PREFILL, IN_EP_S, IN_GROUP, IN_KV, IN_KVCAP, IN_MEMBER_POS, IN_MODE, IN_MODEL, IN_NADMIT, IN_NDEC,
+    IN_NFINISH, IN_NPF, IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_PFHEAD, IN_POOL, IN_QHEAD, IN_QTAIL, IN_REGION, IN_RHEAD,
+    IN_RTAIL, IN_RUN_TOKENS, IN_STATUS, IN_WAIT_TOKENS, ITER_PREFILL_PRIORITY, KIND_ARRIVAL, KIND_CONTROLLER,
+    KIND_INSTANCE, KIND_TIMEOUT, MODE_DECODE, MODE_IDLE, MODE_PREFILL, M_D2, M_KVCAP, OFF, RESERVE_ON_DEMAND,
+    RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RQ_FLAGS, RQ_GENERATED, RQ_INST, RQ_JOIN, RQ_KV, RQ_MODEL, RQ_NEXT,
+    RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREFILL_LEFT, RQ_PREV, RQ_PROMPT, RQ_REGION, RQ_STATE, RQ_SUCC, RQ_WORKLOAD,
+    RS_DECODE, RS_DONE, RS_HELD, RS_PENDING, RS_PREFILL, RS_REJECTED, RS_WAITING, SPINNING, decode_elapsed,
+    group_index, prefill_seconds, step_seconds,
 )
 
 _list_push_back, _list_push_front, _list_unlink = list_push_back.py_func, list_push_front.py_func, list_unlink.py_func
@@ -413,7 +413,8 @@ class ReferenceSimulation(Simulation):
             self._activate(i)
             self._retry_held(t)
         event = mode != MODE_DECODE or was_dirty
-        if mode in (MODE_PREFILL, MODE_DECODE) and decoding:   # one decode step for every decoding request
+        stalled = mode == MODE_PREFILL and row[IN_EP_B] == 0   # prefill priority: the decodes waited
+        if mode in (MODE_PREFILL, MODE_DECODE) and decoding and not stalled:   # one step for every decoding request
             self.steps[i] += 1
             for r in decoding:
                 self.generated[r] += 1
@@ -434,7 +435,7 @@ class ReferenceSimulation(Simulation):
             self.notify(cl, qs, EV_DECODE, -1, i, k, t)
         elif mode == MODE_PREFILL:
             self._write_through(i)
-            if decoding:
+            if decoding and not stalled:
                 self.notify(cl, qs, EV_DECODE, -1, i, 1, t)
             for r in self._running(i):
                 if cl.req[r, RQ_STATE] == RS_PREFILL and cl.req[r, RQ_PREFILL_LEFT] == 0:
@@ -607,12 +608,14 @@ class ReferenceSimulation(Simulation):
             return
         b = len(decoding)
         ctx = sum(int(cl.req[r, RQ_PROMPT]) + self.generated[r] for r in decoding)
+        if cl.conf[C_ITERATION] == ITER_PREFILL_PRIORITY and b < len(running):
+            b, ctx = 0, 0   # the prefills run alone, the decodes stall for this iteration
         row[IN_EP_B], row[IN_EP_CTX] = b, ctx
         a = _step_seconds(cl.models, m, b, ctx) if b > 0 else 0.0
         f[IF_EP_A] = a
         chunk = int(cl.conf[C_CHUNK])
         budget = chunk - b
-        total = 0
+        total = earlier = 0
         for r in running:
             if cl.req[r, RQ_STATE] != RS_PREFILL:
                 continue
@@ -620,12 +623,13 @@ class ReferenceSimulation(Simulation):
             c = left if chunk == 0 else min(left, max(budget, 0))
             if c <= 0:
                 break
+            earlier += c * (int(cl.req[r, RQ_PROMPT]) + int(cl.req[r, RQ_GENERATED]) - left)
             cl.req[r, RQ_PREFILL_LEFT] = left - c
             total += c
             budget -= c
         row[IN_EP_PREFILL] = total
         if total > 0:
             row[IN_MODE] = MODE_PREFILL
-            f[IF_EP_END] = t + (_prefill_seconds(cl.models, m, total) + a)
+            f[IF_EP_END] = t + (_prefill_seconds(cl.models, m, total, earlier) + a)
         else:
             row[IN_MODE] = MODE_DECODE

@@ -17,14 +17,15 @@ from repro.replay import engine
 from repro.replay.policies import QueuePolicy, fcfs
 from repro.replay.routers import Router, make_router
 from repro.replay.state import (
-    ACTIVE, C_CHUNK, C_CLOSED_LOOP, C_CUR_KIND, C_HELD_HEAD, C_HELD_TAIL, C_MAX_BATCH, C_N_HELD, C_N_INST,
-    C_N_MODELS, C_N_POOLS, C_N_REGIONS, C_RESERVE, CF_NOW, CF_THINK, CF_TIMEOUT, Cluster, FLAG_DROPPED,
-    FLAG_THROTTLED, FLAG_TIMED_OUT, G_NMEMBERS, IF_BUSY, IF_BUSY_SINCE, IF_T_DRAIN, IF_T_OFF, IF_T_READY, IF_T_REQUEST, IN_KVCAP,
-    IN_MODEL, IN_NADMIT, IN_NFINISH, IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_POOL, IN_REGION, IN_STATUS, KIND_CONTROLLER,
-    M_BMAX, M_D0, M_D1, M_D2, M_KVCAP, M_P0, M_P1, M_P2, N_C, N_CF, N_G, N_IF, N_IN, N_M, N_RF, N_RQ, RESERVE_NAMES,
-    RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RF_SLA, RQ_APP, RQ_FLAGS, RQ_INST, RQ_INTERACTION, RQ_MODEL, RQ_NEXT,
-    RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREV, RQ_PROMPT, RQ_REGION, RQ_STEP, RQ_SUCC, RQ_TENANT, RQ_WORKLOAD,
-    SPINNING, Hooks, cluster_ref, copy_plug, group_index, kv_used_all, plug_ref,
+    ACTIVE, CF_NOW, CF_THINK, CF_TIMEOUT, C_CHUNK, C_CLOSED_LOOP, C_CUR_KIND, C_HELD_HEAD, C_HELD_TAIL, C_ITERATION,
+    C_MAX_BATCH, C_N_HELD, C_N_INST, C_N_MODELS, C_N_POOLS, C_N_REGIONS, C_RESERVE, Cluster, FLAG_DROPPED,
+    FLAG_THROTTLED, FLAG_TIMED_OUT, G_NMEMBERS, Hooks, IF_BUSY, IF_BUSY_SINCE, IF_T_DRAIN, IF_T_OFF, IF_T_READY,
+    IF_T_REQUEST, IN_KVCAP, IN_MODEL, IN_NADMIT, IN_NFINISH, IN_NPREEMPT, IN_NRUN, IN_NWAIT, IN_POOL, IN_REGION,
+    IN_STATUS, ITERATION_NAMES, KIND_CONTROLLER, M_BMAX, M_D0, M_D1, M_D2, M_KVCAP, M_P0, M_P1, M_P2, N_C, N_CF,
+    N_G, N_IF, N_IN, N_M, N_RF, N_RQ, RESERVE_NAMES, RF_ADMIT, RF_ARRIVAL, RF_FINISH, RF_FIRST, RF_SLA, RQ_APP,
+    RQ_FLAGS, RQ_INST, RQ_INTERACTION, RQ_MODEL, RQ_NEXT, RQ_NPREEMPT, RQ_OUTPUT, RQ_POOL, RQ_PREV, RQ_PROMPT,
+    RQ_REGION, RQ_STEP, RQ_SUCC, RQ_TENANT, RQ_WORKLOAD, SPINNING, cluster_ref, copy_plug, group_index, kv_used_all,
+    plug_ref,
 )
 
 INT32_MAX = np.iinfo(np.int32).max
@@ -193,7 +194,7 @@ def _fill_requests(req, reqf, arrival, sla, prompt, output, model, tenant, app, 
 
 
 def build_cluster(trace, latency, *, max_batch: int, reserve: str, chunk_tokens, workload_pool, n_pools: int,
-                  think_time, capacity: int, queue_timeout_s: float = math.inf) -> tuple[Cluster, np.ndarray, int]:
+                  think_time, capacity: int, queue_timeout_s: float = math.inf, iteration: str = "mixed") -> tuple[Cluster, np.ndarray, int]:
     """The state arrays for a trace; returns (cluster, root request order, number of closed-loop successors)."""
     n = len(trace)
     n_models = len(latency.names)
@@ -232,6 +233,7 @@ def build_cluster(trace, latency, *, max_batch: int, reserve: str, chunk_tokens,
     conf[C_MAX_BATCH] = max_batch
     conf[C_CHUNK] = 0 if chunk_tokens is None else int(chunk_tokens)
     conf[C_RESERVE] = RESERVE_NAMES.index(reserve)
+    conf[C_ITERATION] = ITERATION_NAMES.index(iteration)
     conf[C_N_MODELS] = n_models
     conf[C_N_REGIONS] = n_regions
     conf[C_N_POOLS] = n_pools
@@ -282,6 +284,10 @@ class Simulation:
     reserve: "full" (admission reserves prompt + output tokens of KV; never preempts) or "on_demand"
         (reserves the prompt, grows a token per decode step, preempts the newest request when full; vLLM).
     chunk_tokens: chunked prefill, tokens per iteration (decode tokens count against it); None = whole prompts.
+        A chunk also pays attention over its prompt's earlier chunks (``state.prefill_seconds``).
+    iteration: "mixed" (default: an iteration runs the waiting prefills and one decode step of the batch) or
+        "prefill_priority" (vLLM v0: an iteration with prefills runs them alone and the decodes stall; whole
+        prompts only, since chunked prefill mixes decodes into every iteration by design).
     queue_policy: a QueuePolicy (default FCFS). router: a Router (default first serving region, round robin).
     workload_pool: pool id of (interactive, non-interactive) requests; (0, 1) with pools 0/1 = siloed pools.
     n_pools: number of pools (default max(workload_pool) + 1, at least the instances' pools).
@@ -297,7 +303,7 @@ class Simulation:
                  chunk_tokens: int | None = None, queue_policy: QueuePolicy | None = None,
                  router: Router | None = None, workload_pool=(0, 0), n_pools: int | None = None,
                  think_time: float | None = None, resolution: float | None = None,
-                 queue_timeout_s: float = math.inf):
+                 queue_timeout_s: float = math.inf, iteration: str = "mixed"):
         _check_latency(latency)
         if max_batch < 1:
             raise ValueError(f"max_batch: expected >= 1, got {max_batch}")
@@ -305,6 +311,11 @@ class Simulation:
             raise ValueError(f"reserve: expected one of {RESERVE_NAMES}, got {reserve!r}")
         if chunk_tokens is not None and chunk_tokens < 1:
             raise ValueError(f"chunk_tokens: expected None or >= 1, got {chunk_tokens}")
+        if iteration not in ITERATION_NAMES:
+            raise ValueError(f"iteration: expected one of {ITERATION_NAMES}, got {iteration!r}")
+        if iteration == "prefill_priority" and chunk_tokens is not None:
+            raise ValueError(f"iteration='prefill_priority' prefills whole prompts alone; chunk_tokens={chunk_tokens} "
+                             "mixes decodes into every iteration: pass one or the other")
         if think_time is not None and not think_time > 0:
             raise ValueError(f"think_time: expected None (open loop) or > 0 seconds, got {think_time}")
         if resolution is not None and not resolution > 0:
@@ -331,7 +342,7 @@ class Simulation:
         self.cl, roots, n_succ = build_cluster(trace, latency, max_batch=max_batch, reserve=reserve,
                                                chunk_tokens=chunk_tokens, workload_pool=workload_pool,
                                                n_pools=n_pools, think_time=think_time, capacity=capacity,
-                                               queue_timeout_s=queue_timeout_s)
+                                               queue_timeout_s=queue_timeout_s, iteration=iteration)
         qp, rt = self.queue_policy, self.router
         self._hooks = Hooks(plug_ref(qp.state), qp.on_arrival, qp.select_next, qp.notify, plug_ref(rt.state),
                             rt.region_router, rt.instance_router)

@@ -49,6 +49,10 @@ MODE_IDLE, MODE_PREFILL, MODE_DECODE = 0, 1, 2
 # KV reserve policy (C_RESERVE)
 RESERVE_FULL, RESERVE_ON_DEMAND = 0, 1
 RESERVE_NAMES = ("full", "on_demand")
+# iteration scheduling (Cluster.conf[C_ITERATION]): "mixed" runs waiting prefills and one decode step of the running
+# batch in the same iteration; "prefill_priority" (vLLM v0) runs an iteration with prefills alone, the decodes stall
+ITER_MIXED, ITER_PREFILL_PRIORITY = 0, 1
+ITERATION_NAMES = ("mixed", "prefill_priority")
 
 # Cluster.inst columns (int64)
 (IN_MODEL, IN_REGION, IN_POOL, IN_GROUP, IN_STATUS, IN_MODE,
@@ -97,8 +101,8 @@ M_P0, M_P1, M_P2, M_D0, M_D1, M_D2, M_KVCAP, M_BMAX = range(8)
 N_M = 8
 # Cluster.conf (int64)
 (C_MAX_BATCH, C_CHUNK, C_RESERVE, C_N_MODELS, C_N_REGIONS, C_N_POOLS, C_N_INST,
- C_HELD_HEAD, C_HELD_TAIL, C_N_HELD, C_N_WOKEN, C_CLOSED_LOOP, C_CUR_KIND, C_CUR_INDEX) = range(14)
-N_C = 14
+ C_HELD_HEAD, C_HELD_TAIL, C_N_HELD, C_N_WOKEN, C_CLOSED_LOOP, C_CUR_KIND, C_CUR_INDEX, C_ITERATION) = range(15)
+N_C = 15
 # C_CUR_KIND: kind of the event being processed (ties at equal times are broken by kind, in the order
 # arrival, timeout, instance, then by index)
 KIND_ARRIVAL, KIND_INSTANCE, KIND_CONTROLLER, KIND_TIMEOUT = 0, 1, 2, 3
@@ -230,9 +234,14 @@ HOOKS_TYPE = types.NamedTuple((PLUG_TYPE, ON_ARRIVAL_TYPE, SELECT_NEXT_TYPE, NOT
 
 # ------------------------------------------------------------------------------------------ timing
 @njit(cache=True)
-def prefill_seconds(models, m, tokens):
-    """Brief 01 §2 service model: p0 + p1*T + p2*T**2 for T > 0 prompt tokens prefilled in one iteration."""
-    return models[m, M_P0] + models[m, M_P1] * tokens + models[m, M_P2] * float(tokens * tokens)
+def prefill_seconds(models, m, tokens, earlier):
+    """Brief 01 §2 service model: p0 + p1*T + p2*T**2 for T > 0 prompt tokens prefilled in one iteration, plus the
+    attention of chunked prefill over the earlier chunks of their prompts, 2*p2*``earlier`` with ``earlier`` = sum
+    over the iteration's chunks of (chunk tokens x tokens of its prompt prefilled before) [our choice]: a chunk of c
+    tokens after o earlier ones adds p2*((o + c)**2 - o**2), so a prompt prefilled alone in k chunks costs its
+    unchunked prefill plus (k - 1)*p0 (whole prompts: ``earlier`` = 0, the brief's form)."""
+    return (models[m, M_P0] + models[m, M_P1] * tokens
+            + models[m, M_P2] * float(tokens * tokens + 2 * earlier))
 
 
 @njit(cache=True)

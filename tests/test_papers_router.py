@@ -99,10 +99,10 @@ def test_a_tiny_run_covers_every_method_and_decides_claims_from_numbers(tiny_run
     assert len(paper.limitations(cfg)) >= 8
 
 
-def test_same_seed_same_numbers(tiny_run):
+def test_same_seed_same_numbers_in_this_process_or_on_two_dask_workers(tiny_run):
     cfg, results = tiny_run
-    cfg2 = dataclasses.replace(cfg, n_train_seeds=2)
-    again = paper.run(cfg2)
+    assert cfg.n_workers == 1
+    again = paper.run(dataclasses.replace(cfg, n_workers=2))
     np.testing.assert_array_equal(results.evaluation["e2e_mean"].to_numpy(), again.evaluation["e2e_mean"].to_numpy())
     pd.testing.assert_frame_equal(results.requests, again.requests)      # the figures' series too
     pd.testing.assert_frame_equal(results.rewards, again.rewards)

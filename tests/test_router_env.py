@@ -242,3 +242,29 @@ def test_chunked_prefill_shares_iterations_with_decodes():
     assert env.req_f[0, 1, k.T_FIRST] == pytest.approx(t)          # request 1's first token ends its prefill
     assert env.req_f[0, 1, k.T_DONE] == pytest.approx(t)
     assert env.req_f[0, 0, k.T_DONE] > t
+
+
+def test_queue_means_are_the_time_averages_of_the_queues():
+    """episode_metrics' router_queue_mean and instance_queue_mean (Little's law over the makespan) equal the
+    queue lengths sampled at every decision step and averaged over time, up to one step per request (a request
+    enters and leaves a queue inside a step)."""
+    service = ServiceModel(kv_capacity=3000, max_time=120.0)
+    loads = [sample_workload(80, 10.0, service, rng(5, "test-router-queues"))]
+    m = 2
+    env = VectorRouterEnv(EnvConfig(m=m, service=service), 1)
+    env.reset(loads)
+    gen = rng(5, "test-router-queue-actions")
+    router_area = instance_area = 0.0
+    while not env.finished.all():
+        env.step(gen.integers(0, m + 1, size=1))
+        arrived = (env.req_f[0, :, k.ARR] <= env.env_f[0, k.E_NOW])
+        routed, first = env.req_f[0, :, k.T_ROUTE] >= 0, env.req_f[0, :, k.T_FIRST] >= 0
+        router_area += (arrived & ~routed).sum() * service.dt
+        instance_area += (routed & ~first).sum() * service.dt
+    metrics = env.episode_metrics().iloc[0]
+    makespan = metrics["makespan"]
+    assert metrics["unserved"] == 0
+    slack = len(loads[0].arrival) * service.dt / makespan
+    assert metrics["router_queue_mean"] == pytest.approx(router_area / makespan, abs=slack)
+    assert metrics["instance_queue_mean"] == pytest.approx(instance_area / makespan / m, abs=slack)
+    assert metrics["router_queue_mean"] > 0 and metrics["instance_queue_mean"] > 0

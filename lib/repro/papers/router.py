@@ -22,7 +22,8 @@ What runs (brief §1 C1-C5, C7, C8, C10; §2 Method; §3 Baselines; §5 workload
   same ``eval_episodes`` episodes (streams (seed, "router-eval", setting workload, e)).
 * **Scale-out**: every (setting, variant, replicate) training run and its evaluation is one
   :func:`repro.sweep.sweep` task (:func:`train_and_evaluate`) on ``n_workers`` dask workers; the tables are the
-  same, row for row, as in one process.
+  same, row for row, as in one process. Finished tasks are kept in :func:`repro.sweep.checkpoint_dir` until the
+  notebook run succeeds, so a stopped run (the full stage takes hours on 2 cores) resumes where it stopped.
 * **Effects**: improvement = 100 (RR - method) / RR of the mean E2E latency over the evaluation episodes. RL
   methods: one improvement per training replicate, 95% bootstrap interval over replicates; classical routers: one
   paired improvement per evaluation episode, interval over episodes.
@@ -41,6 +42,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from repro import report
 from repro.core.seeds import rng
@@ -51,11 +53,11 @@ from repro.router import mixing, placement, proxy
 from repro.router.env import EnvConfig
 from repro.router.evaluate import Evaluation, evaluate_router, running_mean, workloads
 from repro.router.qnet import NETWORKS
-from repro.router.routers import CLASSICAL, RandomLegal
+from repro.router.routers import CLASSICAL, RandomLegal, RoundRobin
 from repro.router.service import ServiceModel, a100_llama31_8b, bucket_of
 from repro.router.train import NAMES, VARIANTS, TrainConfig, evaluate_agent, train
 from repro.router.workload import ACCURACY, MAX_DECODE, MEAN_DECODE, MEAN_PROMPT, TASKS, calibration
-from repro.sweep import SweepResult, client_for, sweep
+from repro.sweep import SweepResult, checkpoint_dir, client_for, sweep
 
 PAPER = "arXiv:2408.13510"
 SLUG = "router"
@@ -185,7 +187,8 @@ class Config(PaperConfig):
 @dataclass(frozen=True)
 class Results:
     """evaluation: one row per setting x method x replicate x evaluation episode (episode_metrics columns);
-    training: one row per setting x variant x replicate x training episode; calibration: the task mix fit;
+    training: one row per setting x variant x replicate x training episode (headline rows with RR's mean E2E on
+    the same workload, :func:`rr_on_training_episodes`); calibration: the task mix fit;
     isolated: per setting, the mean isolated service time of its evaluation requests; grid: the Table 2 cells per
     grid seed; placements: every placement per placement seed; mixing: the fig01 curves; proxy: the proxy trace's
     summary and its forest's scores (None when the proxy setting did not run); requests: one row per setting of
@@ -247,6 +250,11 @@ def train_config(cfg: Config) -> TrainConfig:
 def q_hidden(cfg: Config) -> tuple[int, ...]:
     """The hidden layers of the Q-network ``cfg.network``: the MLP's ``hidden`` or the scorer's ``scorer_hidden``."""
     return cfg.hidden if cfg.network == "mlp" else cfg.scorer_hidden
+
+
+def q_layers(cfg: Config) -> str:
+    """:func:`q_hidden` as text for the limitations, e.g. "32x32"."""
+    return "x".join(map(str, q_hidden(cfg)))
 
 
 def accuracy(cfg: Config):
@@ -330,7 +338,8 @@ def rl_evaluations(cfg: Config) -> dict[str, list]:
     history, replicate) triples."""
     grid = [{"setting": s, "variant": v} for s in settings_of(cfg) for v in VARIANTS]
     done = sweep(functools.partial(train_and_evaluate, cfg), grid, range(cfg.n_train_seeds),
-                 client=client_for(cfg.n_workers), desc="router: settings x RL variants x replicates")
+                 client=client_for(cfg.n_workers), desc="router: settings x RL variants x replicates",
+                 checkpoint=checkpoint_dir())
     keys = zip(done.table["setting"], done.table["variant"], done.table["seed"])
     rows = {(s, v, int(r)): i for i, (s, v, r) in enumerate(keys)}
     return {setting: [(*trained_run(done, rows[setting, variant, replicate], variant), replicate)
@@ -354,7 +363,8 @@ def run_predictor_sweep(cfg: Config) -> pd.DataFrame:
         return pd.DataFrame(columns=["accuracy", "replicate", "episode", "e2e_mean"])
     done = sweep(functools.partial(train_and_evaluate, cfg, HEADLINE, "guided"),
                  {"predictor": list(cfg.predictor_sweep)}, range(cfg.n_train_seeds),
-                 client=client_for(cfg.n_workers), desc="router: predictor accuracy x WG replicates")
+                 client=client_for(cfg.n_workers), desc="router: predictor accuracy x WG replicates",
+                 checkpoint=checkpoint_dir())
     return pd.concat([trained_run(done, i, "guided")[0].metrics.assign(accuracy=float(a), replicate=int(r))
                       for i, (a, r) in enumerate(zip(done.table["predictor"], done.table["seed"]))],
                      ignore_index=True)
@@ -420,12 +430,29 @@ def run_placements(cfg: Config) -> pd.DataFrame:
                       for p in range(cfg.placement_seeds)], ignore_index=True)
 
 
+def rr_on_training_episodes(cfg: Config) -> pd.DataFrame:
+    """fig12 [ours]: RR's mean E2E on every headline training episode of every replicate, the workloads the RL
+    routers trained on (one row per replicate x episode, episodes numbered from 1 as in the training history). A
+    training episode's mean E2E over RR's on the same workload takes the episode-to-episode workload noise out of
+    the learning curve."""
+    env_cfg = env_config(cfg)
+    rows = []
+    for replicate in range(cfg.n_train_seeds):
+        loads = setting_workloads(cfg, HEADLINE, ("router-train", replicate), range(cfg.train_episodes))
+        metrics = evaluate_router(RoundRobin(), env_cfg, loads).metrics
+        rows.append(pd.DataFrame({"setting": HEADLINE, "replicate": replicate, "episode": metrics["episode"] + 1,
+                                  "rr_e2e_mean": metrics["e2e_mean"]}))
+    return pd.concat(rows, ignore_index=True)
+
+
 def run(cfg: Config) -> Results:
     trained = rl_evaluations(cfg)
     runs = {setting: setting_run(cfg, setting, trained[setting]) for setting in settings_of(cfg)}
     def joined(field):
         return pd.concat([getattr(r, field) for r in runs.values()], ignore_index=True)
-    return Results(joined("evaluation"), joined("training"),
+    training = joined("training").merge(rr_on_training_episodes(cfg), how="left",
+                                        on=["setting", "replicate", "episode"])
+    return Results(joined("evaluation"), training,
                    pd.DataFrame(calibration(env_config(cfg).service)).drop(columns="heavy_threshold_tokens"),
                    {s: r.isolated for s, r in runs.items()}, run_grid(cfg), run_placements(cfg),
                    mixing.mixing_effect(mixing.MixingConfig()), proxy_results(cfg), joined("requests"),
@@ -713,7 +740,8 @@ def claims(results: Results, cfg: Config) -> list[dict]:
                       "emulated at the paper's per-task accuracy (the proxy trace's RandomForest accuracy is "
                       "reported without a target in extra.proxy)")]
 METHOD_COLUMNS = ("e2e_mean", "e2e_p95", "ttft_mean", "tbt_mean", "router_wait_mean", "instance_wait_mean",
-                  "preemptions", "unserved", "busy_queue_share", "prompt_throughput", "generation_throughput")
+                  "router_queue_mean", "instance_queue_mean", "preemptions", "unserved", "busy_queue_share",
+                  "prompt_throughput", "generation_throughput")
 """The per-episode metrics averaged per setting and method (metrics.json extra.per_method, the notebook's table)."""
 
 
@@ -786,7 +814,7 @@ def limitations(cfg: Config) -> list[str]:
          "the paper's 27-64-64-5 MLP: with the MLP the greedy routers sent requests to the legal instance with the "
          "most work left and lost to uniform random routing in every setting, also when trained on randomly "
          "relabelled instances. network: mlp runs the paper's network. The scorer and the wait head have "
-         f"{'x'.join(map(str, cfg.scorer_hidden))} hidden layers [our choice, for cost, set before any full run of "
+         f"{q_layers(cfg)} hidden layers [our choice, for cost, set before any full run of "
          "this network: a training round costs ~0.6x the 64x64 scorer's (48 vs 75 s of CPU at 4 instances, 78 vs "
          "128 s at 8); the scorer runs once per instance]."
          if cfg.network == "shared-instance" else "Q-network: the paper's 27-64-64-5 MLP (network: mlp)."),
@@ -805,7 +833,7 @@ def limitations(cfg: Config) -> list[str]:
         "step by batch size extended linearly past batch 32, KV 430k tokens, grad1 re-profiled as the prefill "
         "table's slope and grad2 at the paper's grad2/grad1 ratio; chunk attention 2 p2 per (chunk token x earlier "
         "token). C4 compares with RR without chunking on the same workloads, as Table 3 does.",
-        f"C5: 8 instances with the same network ({'x'.join(map(str, q_hidden(cfg)))} hidden; the paper enlarged its "
+        f"C5: 8 instances with the same network ({q_layers(cfg)} hidden; the paper enlarged its "
         "MLP, sizes unknown).",
         f"C7 [our choice]: Table 2's workload at {table2.GridConfig().rate:g} req/s on 2 instances is far beyond "
         "capacity (makespans of thousands of seconds), and the 3,000-request grid takes ~35 min per draw on 2 "
@@ -919,6 +947,7 @@ def plot_predictor(axes, results: Results) -> None:
     axes[2].axhline(PAPER_IMPROVEMENT[NAMES["guided"]], color="k", ls="--", label="paper WG (Table 1 predictor)")
     axes[2].axhline(0, color="k", lw=0.8)
     axes[2].set(xlabel="predictor accuracy (%; 100 = oracle)", ylabel="mean E2E improvement over RR (%)",
+                xlim=(40, 105),
                 title="(c) [ours] WG vs predictor accuracy" + ("" if len(points) else ": sweep not run"))
     axes[2].legend(fontsize=7)
 
@@ -974,17 +1003,18 @@ def plot_improvement(ax, table: pd.DataFrame, cfg: Config) -> None:
 
 def plot_tbt_and_waits(axes, results: Results) -> None:
     """fig07 (paper Fig 5a-c), headline setting: (a) running mean TBT over time and (b) TBT per request (evaluation
-    episode 0, RL: replicate 0); (c) mean wait per request in the router queue and at the instance (routing to
-    first token) and (d) preemptions per episode, per method (means over evaluation episodes)."""
+    episode 0, RL: replicate 0); (c) the average number of requests waiting in the router queue and at an instance
+    (routed, before their first token; time averages over the makespan) and (d) preemptions per episode, per
+    method (means over evaluation episodes)."""
     plot_over_time(axes[0], results, latency="tbt")
     axes[0].set_title("(a) running mean TBT\n(episode 0, RL: replicate 0)")
     plot_tbt(axes[1], results)
     axes[1].set_title("(b) TBT per request\n(episode 0; box: quartiles, whiskers: 5-95%)")
     per_method = method_means(results).loc[HEADLINE]
     x = np.arange(len(per_method))
-    axes[2].bar(x - 0.2, per_method["router_wait_mean"], 0.4, label="router queue")
-    axes[2].bar(x + 0.2, per_method["instance_wait_mean"], 0.4, label="instance (route to first token)")
-    axes[2].set(ylabel="mean wait per request (s)", title="(c) where requests wait\n(mean over episodes)")
+    axes[2].bar(x - 0.2, per_method["router_queue_mean"], 0.4, label="router queue")
+    axes[2].bar(x + 0.2, per_method["instance_queue_mean"], 0.4, label="per instance (routed, before first token)")
+    axes[2].set(ylabel="average waiting requests", title="(c) waiting requests\n(time average, mean over episodes)")
     axes[3].bar(x, per_method["preemptions"], color="C3")
     axes[3].set(ylabel="preemptions per episode", title="(d) preemptions\n(mean over episodes)")
     for ax in axes[2:]:
@@ -993,16 +1023,28 @@ def plot_tbt_and_waits(axes, results: Results) -> None:
 
 
 def plot_training(axes, results: Results) -> None:
-    """fig12 (paper Fig 9): return and mean E2E per training episode (mean over replicates) of the three RL
-    variants in the headline setting."""
-    training = results.training[results.training["setting"] == HEADLINE]
-    curves = training.groupby(["variant", "episode"], sort=False)[["return", "e2e_mean"]].mean().reset_index()
-    for variant, rows in curves.groupby("variant", sort=False):
-        axes[0].plot(rows["episode"], rows["return"], "o-", label=NAMES[variant])
-        axes[1].plot(rows["episode"], rows["e2e_mean"], "o-", label=NAMES[variant])
-    axes[0].set(xlabel="training episode", ylabel="episode return (unscaled reward)", title="Training return")
-    axes[1].set(xlabel="training episode", ylabel="mean E2E (s)", title="Training episodes' mean E2E")
-    axes[0].legend()
+    """fig12 (paper Fig 9): (a) return per training episode and (b) the episode's mean E2E over RR's on the same
+    workload (mean over replicates, band: their range) of the three RL variants in the headline setting; the dotted
+    line marks the end of exploration (epsilon reaches 0)."""
+    training = results.training[results.training["setting"] == HEADLINE].assign(
+        ratio=lambda t: t["e2e_mean"] / t["rr_e2e_mean"])
+    for variant, rows in training.groupby("variant", sort=False):
+        curve = rows.groupby("episode")[["return", "ratio"]].agg(["mean", "min", "max"])
+        line, = axes[0].plot(curve.index, curve["return", "mean"], "o-", ms=3, label=NAMES[variant])
+        axes[1].plot(curve.index, curve["ratio", "mean"], "o-", ms=3, color=line.get_color(), label=NAMES[variant])
+        axes[1].fill_between(curve.index, curve["ratio", "min"], curve["ratio", "max"], color=line.get_color(),
+                             alpha=0.15, lw=0)
+    explored = training.loc[training["epsilon"] > 0, "episode"]
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(explored):
+            ax.axvline(explored.max() + 0.5, color="grey", ls=":", lw=1)
+    axes[1].axhline(1.0, color="black", lw=0.8, label="RR on the same episode")
+    axes[0].set(xlabel="training episode", ylabel="episode return (unscaled reward)", title="(a) training return")
+    axes[1].set(xlabel="training episode", ylabel="mean E2E / RR's on the same workload",
+                title="(b) training episodes' mean E2E relative to RR\n(band: range over replicates)")
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7)
 
 
 SERIES_METHODS = ("RR", "JSQ", RANDOM, *NAMES.values())

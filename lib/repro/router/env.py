@@ -137,25 +137,29 @@ class VectorRouterEnv:
 
     def episode_metrics(self) -> pd.DataFrame:
         """One row per cluster: mean / p95 E2E, TTFT, TBT, router wait, instance wait (route to first token of the
-        requests with a first token), preemptions, the share of decisions with a queued request, and the prompt
-        and generation throughput (prompt tokens of the prefilled requests and generated tokens per second of the
-        makespan, paper Fig 6a). Unserved requests count as in :meth:`request_latencies`, flagged by ``unserved``.
+        requests with a first token), the time-average number of requests in the router queue and, per instance,
+        of routed requests before their first token (paper Fig 5c; Little's law: the summed waits over the
+        makespan), preemptions, the share of decisions with a queued request, and the prompt and generation
+        throughput (prompt tokens of the prefilled requests and generated tokens per second of the makespan, paper
+        Fig 6a). Unserved requests count as in :meth:`request_latencies`, flagged by ``unserved``.
         """
         lat = self.request_latencies()
         decisions = np.maximum(self.env_i[:, k.E_DECISIONS], 1)
         makespan = self.env_f[:, k.E_NOW]
+        per_second = 1.0 / np.maximum(makespan, 1e-12)
         return pd.DataFrame({
             "e2e_mean": lat["e2e"].mean(axis=1), "e2e_p95": np.percentile(lat["e2e"], 95, axis=1),
             "ttft_mean": lat["ttft"].mean(axis=1), "tbt_mean": _nanmean(lat["tbt"]),
             "router_wait_mean": lat["router_wait"].mean(axis=1), "instance_wait_mean": _nanmean(lat["instance_wait"]),
+            "router_queue_mean": np.nansum(lat["router_wait"], axis=1) * per_second,
+            "instance_queue_mean": np.nansum(lat["instance_wait"], axis=1) * per_second / self.m,
             "preemptions": self.req_i[:, :, k.NPRE].sum(axis=1),
             "unserved": (~lat["served"]).sum(axis=1),
             "busy_queue_share": self.env_i[:, k.E_BUSY_DECISIONS] / decisions,
             "decisions": self.env_i[:, k.E_DECISIONS],
             "makespan": makespan,
-            "prompt_throughput": np.where(lat["prefilled"], self.req_i[:, :, k.P], 0).sum(axis=1)
-            / np.maximum(makespan, 1e-12),
-            "generation_throughput": self.req_i[:, :, k.O].sum(axis=1) / np.maximum(makespan, 1e-12),
+            "prompt_throughput": np.where(lat["prefilled"], self.req_i[:, :, k.P], 0).sum(axis=1) * per_second,
+            "generation_throughput": self.req_i[:, :, k.O].sum(axis=1) * per_second,
         })
 
     def request_table(self, clusters) -> pd.DataFrame:

@@ -31,7 +31,10 @@ NOTEBOOK_BODY = """
 from pathlib import Path
 import matplotlib.pyplot as plt
 from repro import report
+from repro.sweep import checkpoint_dir
 report.use_style()
+checkpoint_dir().mkdir(parents=True, exist_ok=True)
+(checkpoint_dir() / "task.pkl").write_text("a finished sweep task")
 if fail:
     raise RuntimeError("asked to fail")
 fig, ax = plt.subplots(); ax.plot(range(n), range(n))
@@ -93,6 +96,35 @@ def test_run_writes_outputs_and_run_record(repo):
     assert sorted(p.name for p in out.iterdir()) == ["demo.ipynb", "fig01_line.png", "metrics.json", "run.json"]
     assert json.loads((out / "run.json").read_text())["parameters"]["n"] == 10
     assert json.loads((out / "metrics.json").read_text())["claims"][0]["status"] == "reproduced"
+
+
+def test_run_record_names_the_commit_with_packed_refs_and_none_outside_git(repo):
+    """git_commit asks git: it resolves a branch whose ref is packed (as in a fresh clone), and is None outside a
+    checkout."""
+    assert runner.git_commit(repo) is None
+    git = functools.partial(subprocess.run, cwd=repo, check=True, capture_output=True)
+    git(["git", "init", "-q", "-b", "main"])
+    git(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"])
+    git(["git", "pack-refs", "--all"])
+    assert not (repo / ".git" / "refs" / "heads" / "main").exists()
+    head = git(["git", "rev-parse", "HEAD"], text=True).stdout.strip()
+    assert runner.git_commit(repo) == head
+
+
+def test_sweep_checkpoints_survive_a_failed_run_and_go_with_a_successful_one(repo, monkeypatch):
+    """The notebook's sweeps save into a folder of this output's own (a smoke run elsewhere has another); a failed
+    run keeps it (the rerun resumes), a successful one removes it."""
+    monkeypatch.delenv("REPRO_CHECKPOINT_DIR", raising=False)
+    out = repo / "paper" / "demo"
+    folder = runner.checkpoint_folder(repo, "demo", out)
+    assert folder.parent == repo / ".cache" / "sweeps"
+    assert folder != runner.checkpoint_folder(repo, "demo", repo / "runs" / "demo")
+    with pytest.raises(RuntimeError):
+        runner.run_notebook("demo", resolve("demo", repo, assignments=["fail=true"]), out, repo, progress=False)
+    assert (folder / "task.pkl").is_file()
+    assert "REPRO_CHECKPOINT_DIR" not in os.environ
+    runner.run_notebook("demo", resolve("demo", repo), out, repo, progress=False)
+    assert not folder.exists()
 
 
 def test_a_failing_run_leaves_the_previous_outputs(repo):

@@ -23,7 +23,7 @@ PY = [sys.executable]
 DVC = [str(BIN / "dvc")]
 MIRROR = Path(os.environ.get("REPRO_DATA_MIRROR", SHARED_DATA))
 NOT_COMMANDS = {"make", ".venv/bin/python", "REPRO_DATA_MIRROR=/path/to/mirror", "REPRO_BACKEND=cupy", "REPRO_BACKEND",
-                "dvc status"}
+                "REPRO_CHECKPOINT_DIR", "dvc status"}
 """Code spans that name a tool or a variable rather than a command to run (``dvc status`` is run below too)."""
 
 COMMANDS = {

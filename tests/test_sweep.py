@@ -1,4 +1,6 @@
 """repro.sweep: grid x seeds on dask.distributed, same numbers and order as a serial run (DESIGN.md, "Scale-out")."""
+import functools
+import os
 import time
 
 import numpy as np
@@ -107,6 +109,59 @@ def test_failed_tasks_are_all_reported_and_finished_ones_kept(where, client):
     np.testing.assert_array_equal(partial.stack("trace", x=2), [[2, 3, 4], [2, 3, 4]])
 
 
+def heals(folder, x, seed):
+    """fails_sometimes until a file ``healed`` exists in ``folder``; every call is logged to ``folder/ran``."""
+    with open(f"{folder}/ran", "a") as log:
+        log.write(f"{x},{seed}\n")
+    if not os.path.exists(f"{folder}/healed"):
+        return fails_sometimes(x, seed)
+    return {"value": x * 100 + seed, "trace": np.arange(3) + x}
+
+
+@pytest.mark.parametrize("where", ["serial", "cluster"])
+def test_a_stopped_sweep_resumes_from_its_checkpoint_and_keeps_it(where, client, tmp_path):
+    store, log = tmp_path / "checkpoint", tmp_path / "ran"
+    run = functools.partial(sweep, functools.partial(heals, str(tmp_path)), {"x": [1, 2, 3]}, [0, 1, 2, 3],
+                            client=SERIAL if where == "serial" else client, progress=False, checkpoint=store)
+    with pytest.raises(SweepError):
+        run()
+    assert len(list(store.glob("*.pkl"))) == 10, "the 10 finished tasks are kept"
+    log.unlink()
+    (tmp_path / "healed").touch()
+    resumed = run()
+    assert sorted(log.read_text().split()) == ["2,1", "2,3"], "only the two tasks that failed run again"
+    assert resumed.table["value"].tolist() == [100, 101, 102, 103, 200, 201, 202, 203, 300, 301, 302, 303]
+    np.testing.assert_array_equal(resumed.stack("trace", x=2), [[2, 3, 4]] * 4)
+    assert len(list(store.glob("*.pkl"))) == 12, "the folder's owner removes it, not the sweep (a run holds several)"
+
+
+def test_checkpoint_files_are_keyed_by_the_bound_arguments_and_a_damaged_one_is_rerun(tmp_path):
+    calls = []
+
+    def scaled(factor, x, seed):
+        calls.append((factor, x, seed))
+        return {"value": factor * x + seed}
+
+    def paths(fn):
+        return sweep_module.Checkpoint(tmp_path, fn, [({"x": 1}, 0)]).paths
+
+    assert paths(functools.partial(scaled, 2)) != paths(functools.partial(scaled, 3))
+    assert paths(functools.partial(scaled, 2)) == paths(functools.partial(scaled, 2))
+    assert paths(functools.partial(scaled, 2)) != paths(functools.partial(noisy_curve, 2))
+    paths(functools.partial(scaled, 2))[0].write_bytes(b"not a pickle")
+    with pytest.warns(UserWarning, match="unreadable sweep checkpoint"):
+        result = sweep(functools.partial(scaled, 2), {"x": [1]}, [0], client=SERIAL, progress=False,
+                       checkpoint=tmp_path)
+    assert result.table["value"].tolist() == [2] and calls == [(2, 1, 0)]
+
+
+def test_checkpoint_dir_is_read_from_the_environment(monkeypatch):
+    monkeypatch.delenv("REPRO_CHECKPOINT_DIR", raising=False)
+    assert sweep_module.checkpoint_dir().as_posix() == ".cache/sweeps"
+    monkeypatch.setenv("REPRO_CHECKPOINT_DIR", "/somewhere/else")
+    assert sweep_module.checkpoint_dir().as_posix() == "/somewhere/else"
+
+
 def test_a_task_must_return_a_dict_without_name_clashes():
     with pytest.raises(SweepError, match="expected a dict"):
         sweep(lambda x, seed: x + seed, {"x": [1]}, [0], client=SERIAL, progress=False)
@@ -146,14 +201,24 @@ def test_get_client_connects_to_the_scheduler_named_in_the_environment(client, m
     assert client.status == "running"                    # the external cluster keeps running
 
 
+def test_workers_get_one_numba_and_one_xla_thread_keeping_the_callers_xla_flags(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    env = sweep_module.worker_environment()
+    assert env["NUMBA_NUM_THREADS"] == "1"
+    assert env["XLA_FLAGS"] == "--xla_dump_to=/tmp/x " + sweep_module.SINGLE_THREAD_XLA
+
+
 def test_get_client_starts_one_local_cluster_and_reuses_it(monkeypatch):
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
     try:
         shared = get_client(1)
         assert get_client(1) is shared
         assert list(shared.nthreads().values()) == [1]
         assert shared.run(lambda: __import__("os").environ.get("NUMBA_NUM_THREADS")) == {
             w: "1" for w in shared.nthreads()}
+        assert shared.run(lambda: __import__("os").environ.get("XLA_FLAGS")) == {
+            w: sweep_module.SINGLE_THREAD_XLA for w in shared.nthreads()}
         bigger = get_client(2)
         assert bigger is not shared and shared.status != "running" and len(bigger.nthreads()) == 2
     finally:

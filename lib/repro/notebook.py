@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,9 +32,11 @@ from pathlib import Path
 import yaml
 
 from repro import papers
+from repro.core.environ import scoped_environ
 from repro.core.io import atomic_write_text, umask_mode
 from repro.papers import ParameterError, repo_root
 from repro.papers.config import load_yaml
+from repro.sweep import checkpoint_dir
 
 RUNNER_PARAMETERS = ("out_dir",)
 """Notebook parameters that the runner sets itself; they are not in params.yaml."""
@@ -161,22 +164,22 @@ def _versions() -> dict:
     return versions
 
 
-def _git_commit(root: Path) -> str | None:
-    head = root / ".git" / "HEAD"
-    if not head.is_file():
+def git_commit(root: Path) -> str | None:
+    """The commit checked out at ``root`` (git resolves packed refs and worktrees, which reading .git/HEAD by hand
+    missed: run.json said null in fresh clones); None outside a git checkout or without git."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--verify", "HEAD"], cwd=root, capture_output=True, text=True,
+                             timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
         return None
-    ref = head.read_text().strip()
-    if ref.startswith("ref: "):
-        ref_path = root / ".git" / ref[5:]
-        return ref_path.read_text().strip() if ref_path.is_file() else None
-    return ref
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def run_record(slug: str, params: dict, runtime_s: float, started: datetime, root: Path) -> dict:
     """What run.json holds: everything about a run that is not a result."""
     return {"slug": slug, "scale": params["scale"], "seed": params.get("seed"), "parameters": params,
             "runtime_s": round(runtime_s, 1), "started_utc": started.isoformat(timespec="seconds"),
-            "git_commit": _git_commit(root),
+            "git_commit": git_commit(root),
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]},
             "packages": _versions()}
 
@@ -256,12 +259,21 @@ def _new_work_folder(out: Path) -> Path:
     return work
 
 
+def checkpoint_folder(root: Path, slug: str, out: Path) -> Path:
+    """The sweep checkpoint folder of the runs that write ``out`` (:mod:`repro.sweep`, "Resuming"): one per output
+    folder under ``REPRO_CHECKPOINT_DIR`` (default ``.cache/sweeps`` in the repository), so that a smoke run never
+    removes the saved tasks of a stopped full run."""
+    base = root / checkpoint_dir()
+    return base / f"{slug}-{hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:12]}"
+
+
 def run_notebook(slug: str, params: dict, out: Path, root: Path, progress: bool = True) -> Path:
     """Execute notebooks/<slug>.ipynb with ``params`` and replace ``out`` with its outputs.
 
     The notebook writes into a work folder beside ``out``; only a run that finished and wrote
     metrics.json is swapped into place. Ctrl-C or a failing cell removes the work folder and leaves
-    ``out`` as it was; after a SIGKILL the next run cleans up (:func:`recover_interrupted`).
+    ``out`` as it was; after a SIGKILL the next run cleans up (:func:`recover_interrupted`). Its sweeps keep
+    their finished tasks in :func:`checkpoint_folder` until the run succeeds, so a stopped run resumes.
     """
     import papermill
 
@@ -269,12 +281,14 @@ def run_notebook(slug: str, params: dict, out: Path, root: Path, progress: bool 
     out.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted(out)
     work = _new_work_folder(out)
+    checkpoints = checkpoint_folder(root, slug, out)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     executed = work / f"{slug}.ipynb"
     try:
-        papermill.execute_notebook(str(root / "notebooks" / f"{slug}.ipynb"), str(executed),
-                                   parameters={**params, "out_dir": str(work)}, kernel_name="python3",
-                                   progress_bar=progress, cwd=str(root))
+        with scoped_environ(REPRO_CHECKPOINT_DIR=str(checkpoints)):
+            papermill.execute_notebook(str(root / "notebooks" / f"{slug}.ipynb"), str(executed),
+                                       parameters={**params, "out_dir": str(work)}, kernel_name="python3",
+                                       progress_bar=progress, cwd=str(root))
     except BaseException as err:
         failed = root / "runs" / f"{slug}-failed.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
@@ -291,6 +305,7 @@ def run_notebook(slug: str, params: dict, out: Path, root: Path, progress: bool 
     record = run_record(slug, params, time.perf_counter() - t0, started, root)
     atomic_write_text(work / "run.json", json.dumps(record, indent=2) + "\n")
     _replace_folder(work, out)
+    shutil.rmtree(checkpoints, ignore_errors=True)
     return out
 
 

@@ -15,6 +15,16 @@ arguments (every kernel in ``repro`` is: random streams are keyed by the seed).
 A task that raises does not stop the others: when every task has finished, :class:`SweepError` lists each failed
 (settings, seed) with its exception, and carries the finished tasks in ``error.partial`` (a :class:`SweepResult`).
 
+Resuming (``checkpoint=DIR``): each finished task is also written to a file in DIR as it comes back, and a later
+call with the same task skips it and reads the file instead, so a sweep stopped part-way (a killed stage, a
+session that ended) resumes where it stopped. The sweep never removes them: whoever owns the folder does, once the
+work that needs them is done, since one run may hold several sweeps (the notebook runner gives each paper run its
+own folder and removes it after the run succeeded, :func:`repro.notebook.run_notebook`). A task's file is named by a hash of the ``repro`` package's source files,
+``fn`` (module and name; for a ``functools.partial``, also the repr of its bound arguments), the settings and the
+seed: any code or parameter change starts afresh. It does not cover data files ``fn`` reads (the project pins
+them by hash) nor arguments whose repr is not their value (then the file is never found again: no resume, never a
+wrong one). :func:`checkpoint_dir` is the default folder (``REPRO_CHECKPOINT_DIR``, else ``.cache/sweeps``).
+
 Where the tasks run (``client=``):
 
 * ``None`` (default): the shared client of this process from :func:`get_client`; it is started on first use and
@@ -29,21 +39,29 @@ in the environment of the notebook or of ``dvc repro``: :func:`get_client` conne
 starting a LocalCluster, and ``n_workers`` is ignored (the cluster has its own size). Nothing else changes: task
 functions are shipped by reference to their module (so library functions such as those in ``repro.pg`` must be
 importable on the workers) and results come back in the same order with the same numbers. Use one thread per
-worker process: numba kernels parallelise over seeds themselves, and the LocalCluster started here sets
-``NUMBA_NUM_THREADS`` to 1 in each worker so that n_workers processes use n_workers cores.
+worker process: numba kernels parallelise over seeds themselves, and the LocalCluster started here gives each
+worker one numba thread and one XLA thread (:func:`worker_environment`) so that n_workers processes use n_workers
+cores (XLA's own thread pool measured 10-20% slower with two workers on two cores; the numbers are the same).
 """
 from __future__ import annotations
 
 import atexit
+import functools
+import hashlib
 import itertools
 import os
+import pickle
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from numbers import Number
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from repro.core.io import atomic_write_bytes
 
 SERIAL = "serial"
 
@@ -177,13 +195,73 @@ def _collect(points: list[dict], seeds: list[int], outcomes: list) -> SweepResul
     return SweepResult(table, arrays)
 
 
+# ---------------------------------------------------------------- resuming from finished tasks
+PACKAGE = Path(__file__).resolve().parent
+NOT_SOURCE = {".pyc", ".nbi", ".nbc"}
+
+
+def checkpoint_dir() -> Path:
+    """Where papers keep the finished tasks of a running sweep: ``REPRO_CHECKPOINT_DIR``, else ``.cache/sweeps``
+    (relative to the working directory: the repository root under ``dvc repro`` and ``make``)."""
+    return Path(os.environ.get("REPRO_CHECKPOINT_DIR", "").strip() or ".cache/sweeps")
+
+
+@functools.lru_cache(maxsize=1)
+def package_fingerprint() -> str:
+    """A hash of every source and data file of the ``repro`` package (caches excluded)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix not in NOT_SOURCE:
+            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def describe_function(fn) -> tuple:
+    """``fn`` as plain text: module and qualified name, and for a ``functools.partial`` its bound arguments' reprs."""
+    if isinstance(fn, functools.partial):
+        return (describe_function(fn.func), tuple(map(repr, fn.args)),
+                tuple(sorted((name, repr(value)) for name, value in fn.keywords.items())))
+    return getattr(fn, "__module__", None), getattr(fn, "__qualname__", repr(fn))
+
+
+class Checkpoint:
+    """The files of one sweep's finished tasks in ``directory`` (module docstring, "Resuming")."""
+
+    def __init__(self, directory: str | os.PathLike, fn: Callable, tasks: list[tuple[dict, int]]):
+        self.directory = Path(directory)
+        head = repr((package_fingerprint(), describe_function(fn)))
+        self.paths = [self.directory / f"{self._key(head, point, seed)}.pkl" for point, seed in tasks]
+
+    @staticmethod
+    def _key(head: str, point: dict, seed: int) -> str:
+        text = repr((head, sorted((name, repr(value)) for name, value in point.items()), int(seed)))
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def load(self, i: int):
+        """Task ``i``'s saved outcome, or None when it has none (an unreadable file is warned about and ignored)."""
+        path = self.paths[i]
+        try:
+            return pickle.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except Exception as error:  # noqa: BLE001 -- a damaged file costs a rerun of its task, nothing more
+            warnings.warn(f"{path}: unreadable sweep checkpoint ({type(error).__name__}: {error}); rerunning its task",
+                          stacklevel=2)
+            return None
+
+    def save(self, i: int, outcome) -> None:
+        atomic_write_bytes(self.paths[i], pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def sweep(fn: Callable[..., Mapping], grid: Mapping[str, Sequence] | Sequence[Mapping[str, Any]],
-          seeds: Sequence[int], *, client=None, progress: bool = True, desc: str | None = None) -> SweepResult:
+          seeds: Sequence[int], *, client=None, progress: bool = True, desc: str | None = None,
+          checkpoint: str | os.PathLike | None = None) -> SweepResult:
     """Run ``fn(**settings, seed=seed)`` for every grid point and seed (see the module docstring).
 
     client: None (shared client from :func:`get_client`), ``"serial"`` (in-process loop) or a distributed.Client;
-    progress: show a tqdm bar of finished tasks; desc: its label (default: fn's name).
-    Raises SweepError after all tasks ran if any failed (finished ones in ``error.partial``).
+    progress: show a tqdm bar of finished tasks; desc: its label (default: fn's name); checkpoint: a folder that
+    keeps every finished task, so that a stopped sweep resumes (module docstring; its owner removes it).
+    Raises SweepError after all tasks ran if any failed (finished ones in ``error.partial``, and in ``checkpoint``).
     """
     from tqdm.auto import tqdm
 
@@ -193,31 +271,39 @@ def sweep(fn: Callable[..., Mapping], grid: Mapping[str, Sequence] | Sequence[Ma
         raise ValueError("seeds: expected at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds={seeds}: expected distinct seeds")
+    if isinstance(client, str) and client != SERIAL:
+        raise ValueError(f"client={client!r}: expected None, {SERIAL!r} or a distributed.Client")
     tasks = list(itertools.product(points, seeds))
-    results: list = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc=desc or getattr(fn, "__name__", "sweep"), disable=not progress)
+    store = None if checkpoint is None else Checkpoint(checkpoint, fn, tasks)
+    saved = [None if store is None else store.load(i) for i in range(len(tasks))]
+    results: list = [(True, outcome) if outcome is not None else None for outcome in saved]
+    todo = [i for i, result in enumerate(results) if result is None]
+
+    def finish(i: int, result) -> None:
+        results[i] = result
+        if store is not None and result[0]:
+            store.save(i, result[1])
+        bar.update()
+
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc or getattr(fn, "__name__", "sweep"),
+               disable=not progress)
     try:
-        if isinstance(client, str):
-            if client != SERIAL:
-                raise ValueError(f"client={client!r}: expected None, {SERIAL!r} or a distributed.Client")
-            for i, (point, seed) in enumerate(tasks):
-                results[i] = run_task(fn, point, seed)
-                bar.update()
-        else:
+        if client == SERIAL:
+            for i in todo:
+                finish(i, run_task(fn, *tasks[i]))
+        elif todo:
             from distributed import as_completed
 
             client = get_client() if client is None else client
-            futures = [client.submit(run_task, fn, point, seed, pure=False) for point, seed in tasks]
-            index = {future.key: i for i, future in enumerate(futures)}
+            futures = [client.submit(run_task, fn, *tasks[i], pure=False) for i in todo]
+            index = {future.key: i for future, i in zip(futures, todo)}
             for future in as_completed(futures):
-                i = index[future.key]
                 if future.status == "finished":
-                    results[i] = future.result()
+                    finish(index[future.key], future.result())
                 else:  # the worker died or the task could not be run at all
                     error = future.exception()
-                    results[i] = (False, f"{type(error).__name__}: {error}")
+                    finish(index[future.key], (False, f"{type(error).__name__}: {error}"))
                 future.release()
-                bar.update()
     finally:
         bar.close()
     outcomes = [value if ok else None for ok, value in results]
@@ -232,11 +318,21 @@ def sweep(fn: Callable[..., Mapping], grid: Mapping[str, Sequence] | Sequence[Ma
 _SHARED: dict[str, Any] = {"client": None, "cluster": None, "n_workers": None}
 
 
+SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def worker_environment() -> dict[str, str]:
+    """The environment of a LocalCluster worker: one thread for numba and for XLA's CPU kernels (JAX), so that
+    n_workers processes share n_workers cores instead of oversubscribing them; ``XLA_FLAGS`` already set is kept."""
+    xla = f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA}".strip()
+    return {"NUMBA_NUM_THREADS": "1", "XLA_FLAGS": xla}
+
+
 def get_client(n_workers: int | None = None):
     """The shared distributed.Client of this process, started on first use and reused afterwards.
 
     With ``DASK_SCHEDULER_ADDRESS`` set: a client of that scheduler (``n_workers`` ignored). Otherwise a LocalCluster
-    of ``n_workers`` processes (default: the number of cores) with one thread each and ``NUMBA_NUM_THREADS=1``;
+    of ``n_workers`` processes (default: the number of cores) with one thread each (:func:`worker_environment`);
     asking for a different ``n_workers`` than the running one closes it and starts a new one.
     """
     from distributed import Client, LocalCluster
@@ -253,7 +349,7 @@ def get_client(n_workers: int | None = None):
         client = Client(address)
     else:
         cluster = LocalCluster(n_workers=wanted, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               env={"NUMBA_NUM_THREADS": "1"})
+                               env=worker_environment())
         _SHARED["cluster"] = cluster
         client = Client(cluster)
     _SHARED.update(client=client, n_workers=wanted)

@@ -10,13 +10,12 @@ environment is the registered ``repro/NetsimBWE-v0``; :func:`load_minari` reads 
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from repro.core.environ import scoped_environ
 from repro.netsim.env import VectorLink, register
 from repro.netsim.policies import DelayGradient, NoisyOracle, rollout
 from repro.netsim.regimes import make_traces
@@ -38,17 +37,8 @@ def collect(n_episodes: int, n_steps: int, rng: np.random.Generator, oracle_sigm
     return data
 
 
-@contextlib.contextmanager
 def _datasets_path(root):
-    old = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(Path(root).resolve())
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["MINARI_DATASETS_PATH"]
-        else:
-            os.environ["MINARI_DATASETS_PATH"] = old
+    return scoped_environ(MINARI_DATASETS_PATH=str(Path(root).resolve()))
 
 
 def write_minari(data: dict, dataset_id: str, root) -> Path:

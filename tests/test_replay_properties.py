@@ -4,7 +4,7 @@ arrival <= admit <= first token <= finish, KV in use never exceeds capacity (the
 iteration boundary, the engine at every time-series tick), no instance runs a request before it is ready or after
 it is off, and dropped or throttled requests never start."""
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from repro import fairness
@@ -53,8 +53,16 @@ def replay(cls, s):
     return trace, sim, sim.run(scripted_controller(actions), interval=2.0, until=200.0)
 
 
+#: found by CI: with on-demand KV and prefills run alone, admission left no room for the step after the prefill, so
+#: the newest request was preempted and readmitted 13,021 times while the decodes stalled and never finished
+LIVELOCK = dict(seed=0, n=16, n_models=1, n_regions=2, kv=150, max_batch=2, reserve="on_demand", chunk=None,
+                prefill_priority=True, policy="fcfs", router="jsq", siloed=False, closed=False, n_inst=0,
+                scaling=False, timeout=np.inf)
+
+
 @SETTINGS
 @given(scenarios)
+@example(LIVELOCK)
 def test_engine_equals_reference_and_invariants_hold(s):
     trace, sim, res = replay(Simulation, s)
     _, _, ref = replay(ReferenceSimulation, s)

@@ -62,7 +62,9 @@ unchunked prefill plus (k - 1) p0. Iteration mode ``iteration``: "mixed" (defaul
 
 KV reserve policy. "full" (default): admission reserves prompt + output tokens, so the cache never
 overflows and nothing is preempted; "on_demand": admission takes prompt (+ decode steps made, after a
-preemption) tokens and needs room for the coming decode step, each decode step adds one token per decoding
+preemption) tokens and needs room for the coming decode step (in "prefill_priority" mode the step after the
+prefills, which the request itself and every prefill admitted before it take part in: with the decodes stalled
+while prefills run, the newest request would otherwise be preempted and readmitted forever), each decode step adds one token per decoding
 request (a request finishing holds prompt + o - 1), preemption as in (3). A request is never admitted beyond capacity: KV in use <= capacity always.
 
 Admission control: prompt + output > capacity is dropped at arrival. With on-demand KV a request just

@@ -580,11 +580,14 @@ def _prefill_budget_left(cl, i, n_dec):
 @njit(cache=True, inline="always")
 def admit_waiting(cl, hk, i, t):
     """Admission at a boundary: while a batch slot (and chunk budget) is free, ask the queue policy for the
-    next waiting request and admit it if the KV cache has room, else stop (head-of-line blocking).
-    Returns the number admitted."""
+    next waiting request and admit it if the KV cache has room, else stop (head-of-line blocking). On-demand room
+    includes the next decode step of the running decodes and, when prefills run alone, of every admitted prefill
+    too: else the newest request is preempted right after its prefill and readmitted while the decodes stall,
+    forever. Returns the number admitted."""
     cap = cl.inst[i, IN_KVCAP]
     chunk = cl.conf[C_CHUNK]
     on_demand = cl.conf[C_RESERVE] == RESERVE_ON_DEMAND
+    prefills_alone = cl.conf[C_ITERATION] == ITER_PREFILL_PRIORITY
     budget = _prefill_budget_left(cl, i, cl.inst[i, IN_NDEC]) if chunk > 0 else 1
     cl.inst[i, IN_DIRTY] = 0
     n = 0
@@ -598,7 +601,8 @@ def admit_waiting(cl, hk, i, t):
         prompt = np.int64(cl.req[r, RQ_PROMPT])
         if on_demand:
             need = prompt + gen
-            room = cl.inst[i, IN_KV] + need + cl.inst[i, IN_NDEC] <= cap
+            step = cl.inst[i, IN_NDEC] + (cl.inst[i, IN_NPF] + 1 if prefills_alone else 0)
+            room = cl.inst[i, IN_KV] + need + step <= cap
         else:
             need = prompt + cl.req[r, RQ_OUTPUT]
             room = cl.inst[i, IN_KV] + need <= cap

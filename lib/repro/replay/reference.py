@@ -543,6 +543,7 @@ class ReferenceSimulation(Simulation):
         row = cl.inst[i]
         chunk = int(cl.conf[C_CHUNK])
         on_demand = cl.conf[C_RESERVE] == RESERVE_ON_DEMAND
+        prefills_alone = cl.conf[C_ITERATION] == ITER_PREFILL_PRIORITY
         budget = 1
         if chunk > 0:
             budget = chunk - int(row[IN_NDEC])
@@ -560,7 +561,8 @@ class ReferenceSimulation(Simulation):
                 raise ValueError("select_next returned a request that is not waiting on this instance")
             prompt, output, gen = int(cl.req[r, RQ_PROMPT]), int(cl.req[r, RQ_OUTPUT]), int(cl.req[r, RQ_GENERATED])
             need = prompt + gen if on_demand else prompt + output
-            if self.kv[i] + need + (int(row[IN_NDEC]) if on_demand else 0) > row[IN_KVCAP]:
+            step = int(row[IN_NDEC]) + (int(row[IN_NPF]) + 1 if prefills_alone else 0)
+            if self.kv[i] + need + (step if on_demand else 0) > row[IN_KVCAP]:
                 break
             self._unlink(row, IN_QHEAD, IN_QTAIL, r)
             row[IN_NWAIT] -= 1
